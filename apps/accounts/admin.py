@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.models import Batch, District, User
+
+
+@admin.register(District)
+class DistrictAdmin(admin.ModelAdmin):
+    list_display = ["name", "code"]
+    search_fields = ["name", "code"]
+    prepopulated_fields = {"code": ["name"]}
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ["name", "code"]
+    search_fields = ["name", "code"]
+    prepopulated_fields = {"code": ["name"]}
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "employee_id", "email", "role", "district", "batch", "is_active"]
+    list_filter = ["role", "district", "batch", "is_staff", "is_active"]
+    list_select_related = ["district", "batch"]
+    search_fields = ["username", "employee_id", "email", "first_name", "last_name"]
+    autocomplete_fields = ["district", "batch"]
+    show_full_result_count = False
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        (_("Crowdproof"), {"fields": ("role", "employee_id", "district", "batch")}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        (_("Crowdproof"), {"fields": ("role", "employee_id", "district", "batch")}),
+    )

@@ -1,0 +1,253 @@
+"""Writes for accounts: the teacher CSV import and the demo data."""
+
+import csv
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from apps.accounts.models import Batch, District, User
+
+TEACHER_CSV_REQUIRED = ("employee_id", "first_name", "last_name", "email", "district")
+TEACHER_CSV_OPTIONAL = ("batch",)
+
+ERR_HEADER_MISSING = "The CSV header is missing required column(s): {columns}."
+ERR_HEADER_UNKNOWN = "The CSV header has unknown column(s): {columns}."
+ERR_HEADER_EMPTY = "The file is empty: expected a header row with {columns}."
+ERR_ENCODING = "The file is not valid UTF-8 text."
+ERR_MISSING_VALUE = "missing {column}"
+ERR_TOO_LONG = "{column} is longer than {limit} characters"
+ERR_BAD_EMAIL = "invalid email {value!r}"
+ERR_UNKNOWN_DISTRICT = "unknown district {value!r}"
+ERR_UNKNOWN_BATCH = "unknown batch {value!r}"
+ERR_DUPLICATE_ID = "employee_id {value!r} already appears on line {line}"
+ERR_USERNAME_TAKEN = "username {value!r} belongs to another account"
+ERR_COLUMN_COUNT = "expected {expected} values, found {found}"
+
+_LIMITS = {"employee_id": 32, "first_name": 150, "last_name": 150, "email": 254}
+
+
+class TeacherImportError(Exception):
+    """The file as a whole cannot be imported (header, encoding)."""
+
+
+@dataclass
+class RowError:
+    line: int
+    employee_id: str
+    problems: list[str]
+
+    def __str__(self) -> str:
+        who = f" ({self.employee_id})" if self.employee_id else ""
+        return f"line {self.line}{who}: {'; '.join(self.problems)}"
+
+
+@dataclass
+class TeacherImportResult:
+    total_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    dry_run: bool = False
+    imported: bool = False
+
+
+@dataclass
+class _TeacherRow:
+    line: int
+    employee_id: str
+    first_name: str
+    last_name: str
+    email: str
+    district_id: int
+    batch_id: int | None
+
+
+def _lookup(model) -> dict[str, int]:
+    """name and code, case-insensitive, to id."""
+    table = {}
+    for pk, name, code in model.objects.values_list("pk", "name", "code"):
+        table[name.casefold()] = pk
+        table[code.casefold()] = pk
+    return table
+
+
+def _read_header(reader) -> list[str]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise TeacherImportError(
+            ERR_HEADER_EMPTY.format(columns=", ".join(TEACHER_CSV_REQUIRED))
+        ) from None
+    header = [name.strip().lower() for name in header]
+    missing = [c for c in TEACHER_CSV_REQUIRED if c not in header]
+    if missing:
+        raise TeacherImportError(ERR_HEADER_MISSING.format(columns=", ".join(missing)))
+    unknown = [c for c in header if c not in TEACHER_CSV_REQUIRED + TEACHER_CSV_OPTIONAL]
+    if unknown:
+        raise TeacherImportError(ERR_HEADER_UNKNOWN.format(columns=", ".join(unknown)))
+    return header
+
+
+def _taken_usernames(employee_ids: list[str]) -> set[str]:
+    """Usernames in the file that belong to an account with another (or no) employee id."""
+    taken: set[str] = set()
+    for start in range(0, len(employee_ids), 5000):
+        chunk = employee_ids[start : start + 5000]
+        taken.update(
+            User.objects.filter(username__in=chunk)
+            .exclude(employee_id__in=chunk)
+            .values_list("username", flat=True)
+        )
+    return taken
+
+
+def teachers_parse(*, file: TextIO) -> tuple[list[_TeacherRow], list[RowError]]:
+    """Read and validate every row; return the good rows and a report of the bad ones."""
+    reader = csv.reader(file)
+    try:
+        header = _read_header(reader)
+        districts, batches = _lookup(District), _lookup(Batch)
+        rows: list[_TeacherRow] = []
+        errors: list[RowError] = []
+        first_line_of: dict[str, int] = {}
+        for values in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in values):
+                continue  # blank lines are not rows
+            problems: list[str] = []
+            if len(values) != len(header):
+                problems.append(ERR_COLUMN_COUNT.format(expected=len(header), found=len(values)))
+            record = {name: value.strip() for name, value in zip(header, values, strict=False)}
+            employee_id = record.get("employee_id", "")
+            for column in TEACHER_CSV_REQUIRED:
+                if not record.get(column):
+                    problems.append(ERR_MISSING_VALUE.format(column=column))
+            for column, limit in _LIMITS.items():
+                if len(record.get(column, "")) > limit:
+                    problems.append(ERR_TOO_LONG.format(column=column, limit=limit))
+            if record.get("email"):
+                try:
+                    validate_email(record["email"])
+                except ValidationError:
+                    problems.append(ERR_BAD_EMAIL.format(value=record["email"]))
+            district_id = districts.get(record.get("district", "").casefold())
+            if record.get("district") and district_id is None:
+                problems.append(ERR_UNKNOWN_DISTRICT.format(value=record["district"]))
+            batch_id = batches.get(record.get("batch", "").casefold())
+            if record.get("batch") and batch_id is None:
+                problems.append(ERR_UNKNOWN_BATCH.format(value=record["batch"]))
+            if employee_id in first_line_of:
+                problems.append(
+                    ERR_DUPLICATE_ID.format(value=employee_id, line=first_line_of[employee_id])
+                )
+            elif employee_id:
+                first_line_of[employee_id] = line
+            if problems:
+                errors.append(RowError(line=line, employee_id=employee_id, problems=problems))
+                continue
+            rows.append(
+                _TeacherRow(
+                    line=line,
+                    employee_id=employee_id,
+                    first_name=record["first_name"],
+                    last_name=record["last_name"],
+                    email=record["email"].lower(),
+                    district_id=district_id,
+                    batch_id=batch_id,
+                )
+            )
+    except UnicodeDecodeError:
+        raise TeacherImportError(ERR_ENCODING) from None
+
+    taken = _taken_usernames([row.employee_id for row in rows])
+    if taken:
+        errors.extend(
+            RowError(row.line, row.employee_id, [ERR_USERNAME_TAKEN.format(value=row.employee_id)])
+            for row in rows
+            if row.employee_id in taken
+        )
+        errors.sort(key=lambda error: error.line)
+        rows = [row for row in rows if row.employee_id not in taken]
+    return rows, errors
+
+
+def _upsert_teachers(rows: list[_TeacherRow], password_hash: str | None) -> int:
+    """INSERT ... ON CONFLICT (employee_id) DO UPDATE for one chunk; returns how many were new."""
+    ids = [row.employee_id for row in rows]
+    existing = set(User.objects.filter(employee_id__in=ids).values_list("employee_id", flat=True))
+    User.objects.bulk_create(
+        [
+            User(
+                username=row.employee_id,
+                employee_id=row.employee_id,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                email=row.email,
+                district_id=row.district_id,
+                batch_id=row.batch_id,
+                role=User.Role.TEACHER,
+                # Only new accounts get this; the upsert never touches an existing password.
+                password=password_hash or make_password(None),
+            )
+            for row in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["employee_id"],
+        update_fields=["first_name", "last_name", "email", "district", "batch"],
+    )
+    return len(rows) - len(existing)
+
+
+def teachers_import(
+    *,
+    file: TextIO,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    atomic: bool = False,
+    chunk_size: int = 2000,
+    initial_password: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> TeacherImportResult:
+    """Import teachers from CSV, idempotent by employee id (a re-import updates, never duplicates).
+
+    Every row is validated first. With bad rows nothing is imported unless `skip_invalid`.
+    Rows are upserted in chunks, one transaction per chunk, or all in one with `atomic`.
+    New teachers get `initial_password` (hashed once, shared) or an unusable password.
+    """
+    rows, errors = teachers_parse(file=file)
+    result = TeacherImportResult(total_rows=len(rows) + len(errors), errors=errors, dry_run=dry_run)
+    if errors and not skip_invalid:
+        return result
+    result.skipped = len(errors)
+    if dry_run:
+        existing = _count_existing(row.employee_id for row in rows)
+        result.updated, result.created = existing, len(rows) - existing
+        return result
+
+    password_hash = make_password(initial_password) if initial_password else None
+    chunks = [rows[i : i + chunk_size] for i in range(0, len(rows), chunk_size)]
+    with transaction.atomic(durable=True) if atomic else nullcontext():
+        for chunk in chunks:
+            with transaction.atomic():
+                created = _upsert_teachers(chunk, password_hash)
+            result.created += created
+            result.updated += len(chunk) - created
+            if progress:
+                progress(len(chunk))
+    result.imported = True
+    return result
+
+
+def _count_existing(employee_ids: Iterable[str]) -> int:
+    ids = list(employee_ids)
+    return sum(
+        User.objects.filter(employee_id__in=ids[i : i + 5000]).count()
+        for i in range(0, len(ids), 5000)
+    )

@@ -1,0 +1,1 @@
+"""Models of the assessments app: see the issue that builds it."""

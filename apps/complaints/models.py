@@ -1,0 +1,1 @@
+"""Models of the complaints app: see the issue that builds it."""

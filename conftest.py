@@ -1,0 +1,26 @@
+"""Fixtures shared by every app's tests. The database and Valkey are real (see
+apps/core/pytest_embedded.py); nothing here fakes them."""
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+
+def pytest_configure(config):
+    # Tests render templates without running collectstatic first.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # The Django test client speaks plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
+    # PBKDF2 is slow by design; the tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Rate-limit counters and cached pages must not leak from one test into the next."""
+    cache.clear()
+    yield
+    cache.clear()
