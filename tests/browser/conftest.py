@@ -9,9 +9,6 @@ import shutil
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-# (fixtures, assertions) are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(items):
@@ -22,6 +19,10 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # (fixtures, assertions) are still plain synchronous code.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not os.path.exists(CHROMIUM):
         pytest.fail("chromium is not installed: apt-get install chromium (.ci/run does this)")
     from playwright.sync_api import sync_playwright
@@ -42,6 +43,7 @@ def browser():
         )
         yield browser
         browser.close()
+    mp.undo()
 
 
 @pytest.fixture
