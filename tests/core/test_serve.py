@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 
 import psutil
@@ -24,9 +23,9 @@ def _wait_for(url: str, timeout: float) -> tuple[int, str]:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=10) as response:
                 return response.status, response.read().decode()
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset or timed out (URLError is an OSError): not up yet
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
