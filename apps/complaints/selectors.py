@@ -1,0 +1,230 @@
+"""Reads for complaints: the public status, triage inputs, the dashboard and exports."""
+
+import hashlib
+import json
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate, TruncWeek
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from apps.accounts.models import User
+from apps.complaints.models import (
+    Act,
+    Category,
+    Complaint,
+    ComplaintMessage,
+    Sector,
+    TriageJob,
+    TriageOverride,
+    TriageRule,
+)
+from apps.complaints.receipts import receipt_matches
+from apps.complaints.triage import TriageChoices
+
+DASHBOARD_VERSION_KEY = "complaints:dashboard:version"
+DASHBOARD_VERSION_TTL = 24 * 60 * 60  # every key has a TTL; longer than any cached figure
+OFFICER_GROUPS = ("Officers", "Supervisors")
+CHART_LABEL_CHARS = 20
+
+
+def complaint_public_status(*, reference: str, receipt: str) -> Complaint | None:
+    """The complaint if the receipt matches; None for a wrong receipt or unknown reference
+    alike: the same query and the same comparison either way (no enumeration). Public
+    replies are read only after a match."""
+    complaint = (
+        Complaint.objects.select_related("triage_job", "category")
+        .filter(reference=reference.strip().upper())
+        .first()
+    )
+    stored = complaint.receipt_hash if complaint else None
+    if not receipt_matches(stored_hash=stored, receipt=receipt):
+        return None
+    complaint.public_replies = list(
+        complaint.messages.filter(kind=ComplaintMessage.Kind.PUBLIC_REPLY)
+    )
+    return complaint
+
+
+def triage_rules_active() -> list[tuple]:
+    return list(
+        TriageRule.objects.filter(is_active=True).values_list(
+            "pattern", "category__code", "sector__code", "act__code", "weight"
+        )
+    )
+
+
+def triage_choices() -> TriageChoices:
+    return TriageChoices(
+        categories=dict(Category.objects.values_list("code", "name")),
+        sectors=dict(Sector.objects.values_list("code", "name")),
+        acts={act.code: str(act) for act in Act.objects.all()},
+    )
+
+
+def triage_jobs_stale(*, older_than: timedelta) -> list[TriageJob]:
+    """Jobs still pending whose last change is older than `older_than`."""
+    return list(
+        TriageJob.objects.filter(
+            state__in=TriageJob.PENDING_STATES, updated_at__lt=timezone.now() - older_than
+        ).order_by("updated_at")
+    )
+
+
+def officers():
+    return User.objects.filter(groups__name__in=OFFICER_GROUPS).distinct().order_by("username")
+
+
+def overdue_q(now=None) -> Q:
+    """Open and past the due date (served by the partial index complaint_open_due)."""
+    return Q(due_at__lt=now or timezone.now()) & ~Q(status=Complaint.Status.CLOSED)
+
+
+def complaints_overdue(*, now=None):
+    return Complaint.objects.filter(overdue_q(now))
+
+
+EXPORT_HEADER = [
+    "reference",
+    "received_at",
+    "status",
+    "outcome",
+    "priority",
+    "category",
+    "sector",
+    "act",
+    "assigned_to",
+    "due_at",
+    "closed_at",
+    "incident_date",
+    "incident_place",
+    "triage_state",
+    "triage_confidence",
+    "description",
+]
+
+
+def complaint_export_rows(*, queryset):
+    """The CSV rows of the selected complaints (one query, streamed)."""
+    yield EXPORT_HEADER
+    rows = queryset.select_related("category", "sector", "act", "assigned_to", "triage_job")
+    for c in rows.order_by("received_at").iterator(chunk_size=2000):
+        triage = getattr(c, "triage_job", None)
+        yield [
+            c.reference,
+            c.received_at.isoformat(),
+            c.status,
+            c.outcome,
+            c.priority,
+            c.category.code if c.category else "",
+            c.sector.code if c.sector else "",
+            c.act.code if c.act else "",
+            c.assigned_to.username if c.assigned_to else "",
+            c.due_at.isoformat(),
+            c.closed_at.isoformat() if c.closed_at else "",
+            c.incident_date.isoformat() if c.incident_date else "",
+            c.incident_place,
+            triage.state if triage else "",
+            c.triage_confidence or "",
+            c.description,
+        ]
+
+
+def triage_accuracy() -> list[dict]:
+    """Per field: complaints the AI classified, and how many an officer overrode."""
+    triaged = Complaint.objects.exclude(triage_backend="").count()
+    overridden = dict(
+        TriageOverride.objects.values("field")
+        .annotate(n=Count("complaint", distinct=True))
+        .values_list("field", "n")
+    )
+    return [
+        {
+            "field": field.label,
+            "triaged": triaged,
+            "overridden": overridden.get(field.value, 0),
+            "kept_percent": round(100 * (1 - overridden.get(field.value, 0) / triaged), 1)
+            if triaged
+            else None,
+        }
+        for field in TriageOverride.Field
+    ]
+
+
+# --- Dashboard ---------------------------------------------------------------------------
+
+
+def dashboard_version() -> int:
+    """The dashboard's cache generation; a write bumps it (services.dashboard_invalidate).
+    A lost key restarts from the clock, never from an old number."""
+    return cache.get_or_set(DASHBOARD_VERSION_KEY, time.time_ns(), DASHBOARD_VERSION_TTL) or 0
+
+
+def _dashboard_key(filters: dict) -> str:
+    canonical = json.dumps(filters, sort_keys=True, default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return f"complaints:dashboard:{dashboard_version()}:{digest}"
+
+
+def dashboard_stats(*, filters: dict) -> dict:
+    """Figures for the officers' dashboard, cached per filter set for a short TTL."""
+    key = _dashboard_key(filters)
+    stats = cache.get(key)
+    if stats is None:
+        stats = _dashboard_compute(filters)
+        cache.set(key, stats, settings.COMPLAINTS_DASHBOARD_CACHE_TTL)
+    return stats
+
+
+def _label(name: str | None) -> str:
+    """Chart labels have room for about 20 characters."""
+    name = name or gettext("(not classified)")
+    return name if len(name) <= CHART_LABEL_CHARS else name[: CHART_LABEL_CHARS - 1] + "…"
+
+
+def _dashboard_compute(filters: dict) -> dict:
+    now = timezone.now()
+    since = now - timedelta(days=filters["days"])
+    complaints = Complaint.objects.filter(received_at__gte=since)
+    for name in ("category", "sector", "status"):
+        if filters.get(name):
+            lookup = f"{name}__code" if name != "status" else "status"
+            complaints = complaints.filter(**{lookup: filters[name]})
+    # Up to a month a bar per day, beyond that a bar per week.
+    trunc = TruncDate if filters["days"] <= 31 else TruncWeek
+    per_day = (
+        complaints.annotate(day=trunc("received_at"))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by("day")
+    )
+    labels = dict(Complaint.Status.choices)
+    by_status = complaints.values("status").annotate(n=Count("pk")).order_by("-n")
+    by_category = complaints.values("category__name").annotate(n=Count("pk")).order_by("-n")
+    by_sector = complaints.values("sector__name").annotate(n=Count("pk")).order_by("-n")
+    totals = complaints.aggregate(
+        total=Count("pk"),
+        overdue=Count("pk", filter=overdue_q(now)),
+        backlog=Count("pk", filter=Q(triage_job__state__in=TriageJob.PENDING_STATES)),
+        failed=Count("pk", filter=Q(triage_job__state=TriageJob.State.FAILED)),
+        manual=Count("pk", filter=Q(triage_job__state=TriageJob.State.MANUAL)),
+        finished=Count("pk", filter=~Q(triage_job__state__in=TriageJob.PENDING_STATES)),
+    )
+    finished = totals["finished"]
+    return {
+        "per_day": [(row["day"].strftime("%d %b"), row["n"]) for row in per_day],
+        "by_status": [(labels.get(row["status"], row["status"]), row["n"]) for row in by_status],
+        "by_category": [(_label(row["category__name"]), row["n"]) for row in by_category],
+        "by_sector": [(_label(row["sector__name"]), row["n"]) for row in by_sector],
+        "per_week": trunc is TruncWeek,
+        "total": totals["total"],
+        "overdue": totals["overdue"],
+        "backlog": totals["backlog"],
+        "manual": totals["manual"],
+        "failure_rate": round(100 * totals["failed"] / finished, 1) if finished else 0.0,
+        "computed_at": now,
+    }
