@@ -1,0 +1,208 @@
+from django import forms
+from django.conf import settings
+from django.contrib.admin.helpers import ActionForm
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.complaints.models import Category, Complaint, Sector
+from apps.complaints.services import attachment_sniff
+
+ERR_CONTACT_OR_ANONYMOUS = _("Give a way to contact you, or tick “File anonymously”.")
+ERR_FUTURE_DATE = _("The incident date cannot be in the future.")
+ERR_TOO_MANY_FILES = _("At most %(limit)s files can be attached.")
+ERR_FILE_EMPTY = _("“%(name)s” is empty (0 bytes).")
+ERR_FILE_TOO_BIG = _("“%(name)s” is larger than the limit of %(limit)s per file.")
+ERR_TOTAL_TOO_BIG = _("The attachments together are larger than the limit of %(limit)s.")
+ERR_FILE_TYPE = _(
+    "“%(name)s” is not an accepted file type (its content is %(found)s). "
+    "Accepted: PDF, images, audio, video and office documents."
+)
+ERR_SPAM = _("Your complaint could not be accepted.")
+ERR_UNKNOWN_FIELD = _("Unknown field.")
+ERR_STATUS_NOT_FOUND = _("No complaint matches this reference and receipt.")
+MB = 1024 * 1024
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name; size, emptiness and type are checked by the form."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, allow_empty_file=True, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+# What the filing service takes from the form, besides the attachments.
+FILING_FIELDS = (
+    "description",
+    "incident_date",
+    "incident_place",
+    "anonymous",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+)
+VALIDATED_FIELDS = (
+    "description",
+    "incident_date",
+    "incident_place",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+)
+
+
+class ComplaintForm(forms.Form):
+    description = forms.CharField(
+        label=_("What happened?"),
+        min_length=30,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("Who was involved, what they did or asked for, when and where."),
+    )
+    incident_date = forms.DateField(
+        label=_("When did it happen?"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    incident_place = forms.CharField(label=_("Where?"), max_length=200, required=False)
+    anonymous = forms.BooleanField(label=_("File anonymously"), required=False)
+    contact_name = forms.CharField(label=_("Your name"), max_length=150, required=False)
+    contact_email = forms.EmailField(label=_("Email"), required=False)
+    contact_phone = forms.RegexField(
+        label=_("Phone"),
+        regex=r"^\+?[0-9 ()-]{6,30}$",
+        max_length=30,
+        required=False,
+        error_messages={"invalid": _("Enter a phone number (digits, spaces, + and -).")},
+    )
+    attachments = MultipleFileField(label=_("Evidence (optional)"), required=False)
+    # A honeypot: hidden from people by CSS, filled by bots.
+    website = forms.CharField(required=False, label=_("Leave this empty"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        validate_url = reverse_lazy("complaints:validate")
+        for name in VALIDATED_FIELDS:
+            self.fields[name].widget.attrs.update(
+                {
+                    "hx-post": f"{validate_url}?field={name}",
+                    "hx-trigger": "change",
+                    "hx-target": f"#errors-{name}",
+                    "hx-swap": "innerHTML",  # not the form's outerHTML
+                    "hx-params": "not attachments",
+                    "aria-describedby": f"errors-{name}",
+                }
+            )
+        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
+        self.fields["attachments"].help_text = _(
+            "Up to %(count)s files, %(per_file)s each, %(total)s in all."
+        ) % {
+            "count": settings.COMPLAINTS_MAX_FILES,
+            "per_file": filesizeformat(settings.COMPLAINTS_MAX_FILE_MB * MB),
+            "total": filesizeformat(settings.COMPLAINTS_MAX_TOTAL_MB * MB),
+        }
+
+    @property
+    def is_spam(self) -> bool:
+        return bool(self.data.get("website"))
+
+    def clean_incident_date(self):
+        value = self.cleaned_data["incident_date"]
+        if value and value > timezone.localdate():
+            raise forms.ValidationError(ERR_FUTURE_DATE)
+        return value
+
+    def clean_attachments(self):
+        files = self.cleaned_data["attachments"]
+        if len(files) > settings.COMPLAINTS_MAX_FILES:
+            raise forms.ValidationError(
+                ERR_TOO_MANY_FILES, params={"limit": settings.COMPLAINTS_MAX_FILES}
+            )
+        per_file = settings.COMPLAINTS_MAX_FILE_MB * MB
+        errors = []
+        for upload in files:
+            params = {"name": upload.name, "limit": filesizeformat(per_file)}
+            if not upload.size:
+                errors.append(forms.ValidationError(ERR_FILE_EMPTY, params=params))
+            elif upload.size > per_file:
+                errors.append(forms.ValidationError(ERR_FILE_TOO_BIG, params=params))
+            else:
+                found = attachment_sniff(upload=upload)
+                if found not in settings.COMPLAINTS_ALLOWED_TYPES:
+                    params["found"] = found or _("unrecognised")
+                    errors.append(forms.ValidationError(ERR_FILE_TYPE, params=params))
+        if errors:
+            raise forms.ValidationError(errors)
+        total = settings.COMPLAINTS_MAX_TOTAL_MB * MB
+        if sum(upload.size for upload in files) > total:
+            raise forms.ValidationError(ERR_TOTAL_TOO_BIG, params={"limit": filesizeformat(total)})
+        return files
+
+    def clean(self):
+        data = super().clean()
+        contact = any(data.get(f) for f in ("contact_name", "contact_email", "contact_phone"))
+        if not data.get("anonymous") and not contact:
+            raise forms.ValidationError(ERR_CONTACT_OR_ANONYMOUS)
+        return data
+
+    def field_errors(self, name: str) -> list[str]:
+        """Inline validation: this field's errors only, whatever else is still missing."""
+        if name not in VALIDATED_FIELDS:
+            raise KeyError(name)
+        self.is_valid()
+        return self.errors.get(name, [])
+
+
+class StatusForm(forms.Form):
+    reference = forms.RegexField(
+        label=_("Reference"),
+        regex=r"^\s*[Cc][Pp]-\d{4}-\d{6}\s*$",
+        max_length=30,
+        error_messages={"invalid": _("A reference looks like CP-2026-000123.")},
+    )
+    receipt = forms.CharField(label=_("Receipt"), max_length=40)
+
+
+class DashboardFilterForm(forms.Form):
+    PERIODS = [(7, _("7 days")), (30, _("30 days")), (90, _("90 days")), (365, _("1 year"))]
+
+    days = forms.TypedChoiceField(
+        label=_("Period"), choices=PERIODS, coerce=int, required=False, empty_value=30
+    )
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.all(), to_field_name="code", required=False
+    )
+    sector = forms.ModelChoiceField(
+        label=_("Sector"), queryset=Sector.objects.all(), to_field_name="code", required=False
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("All")), *Complaint.Status.choices], required=False
+    )
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "days": data.get("days") or 30,
+            "category": data["category"].code if data.get("category") else "",
+            "sector": data["sector"].code if data.get("sector") else "",
+            "status": data.get("status") or "",
+        }
+
+
+class StatusActionForm(ActionForm):
+    """The admin's action bar: the status (and outcome) for the "set status" action."""
+
+    status = forms.ChoiceField(
+        label=_("status"), choices=[("", "---------"), *Complaint.Status.choices], required=False
+    )
+    outcome = forms.ChoiceField(
+        label=_("outcome"), choices=[("", "---------"), *Complaint.Outcome.choices], required=False
+    )

@@ -1,0 +1,151 @@
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+from django_ratelimit.core import get_usage, is_ratelimited
+from django_ratelimit.decorators import ratelimit
+from django_ratelimit.exceptions import Ratelimited
+
+from apps.complaints.forms import (
+    ERR_SPAM,
+    ERR_STATUS_NOT_FOUND,
+    ERR_UNKNOWN_FIELD,
+    FILING_FIELDS,
+    ComplaintForm,
+    DashboardFilterForm,
+    StatusForm,
+)
+from apps.complaints.models import Attachment
+from apps.complaints.selectors import complaint_public_status, dashboard_stats
+from apps.complaints.services import attachment_download_record, complaint_file
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def client_key(group: str, request: HttpRequest) -> str:
+    """django-ratelimit key: a salted hash of the client address, never the address itself."""
+    address = request.META.get("REMOTE_ADDR", "")
+    salt = settings.COMPLAINTS_CLIENT_SALT.encode()
+    return hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _file_rate(group, request) -> str:
+    return settings.COMPLAINTS_FILE_RATE_LIMIT
+
+
+def _status_rate(group, request) -> str:
+    return settings.COMPLAINTS_STATUS_RATE_LIMIT
+
+
+def _page_or_partial(request: HtmxHttpRequest, template: str, partial: str, context, status=200):
+    name = f"{template}#{partial}" if request.htmx else template
+    return render(request, name, context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@ratelimit(group="complaints:file", key=client_key, rate=_file_rate, method="POST", block=True)
+def file_complaint(request: HtmxHttpRequest) -> HttpResponse:
+    """The public form. POST files the complaint and shows the reference and the receipt."""
+    if request.method == "GET":
+        return render(request, "complaints/file.html", {"form": ComplaintForm()})
+    form = ComplaintForm(request.POST, request.FILES)
+    if form.is_spam:
+        context = {"form": ComplaintForm(), "form_error": ERR_SPAM}
+        return _page_or_partial(request, "complaints/file.html", "complaint-form", context, 400)
+    if not form.is_valid():
+        context = {"form": form}
+        return _page_or_partial(request, "complaints/file.html", "complaint-form", context, 400)
+    filed = complaint_file(
+        **{name: form.cleaned_data[name] for name in FILING_FIELDS},
+        uploads=form.cleaned_data["attachments"],
+    )
+    context = {"complaint": filed.complaint, "receipt": filed.receipt}
+    return _page_or_partial(request, "complaints/filed.html", "filed", context, 201)
+
+
+@require_POST
+def validate_field(request: HtmxHttpRequest) -> HttpResponse:
+    """Inline validation of one field while the complainant types."""
+    form = ComplaintForm(request.POST)
+    try:
+        errors = form.field_errors(request.GET.get("field", ""))
+    except KeyError:
+        return HttpResponse(ERR_UNKNOWN_FIELD, status=400, content_type="text/plain")
+    return render(request, "complaints/file.html#field-errors", {"errors": errors})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
+    """Reference + receipt: the public status. Wrong receipt and unknown reference get the
+    same 404; only failed look-ups count towards the rate limit."""
+    if request.method == "GET":
+        return render(request, "complaints/status.html", {"form": StatusForm()})
+    lookup = {"group": "complaints:status", "key": client_key, "rate": _status_rate}
+    usage = get_usage(request, **lookup)  # a peek: only failed look-ups count
+    if usage and usage["count"] >= usage["limit"]:
+        raise Ratelimited()
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        context = {"form": form}
+        return _page_or_partial(request, "complaints/status.html", "status-panel", context, 400)
+    complaint = complaint_public_status(
+        reference=form.cleaned_data["reference"], receipt=form.cleaned_data["receipt"]
+    )
+    if complaint is None:
+        is_ratelimited(request, **lookup, increment=True)
+        context = {"form": form, "not_found": ERR_STATUS_NOT_FOUND}
+        return _page_or_partial(request, "complaints/status.html", "status-panel", context, 404)
+    context = {
+        "form": form,
+        "complaint": complaint,
+        "poll_seconds": settings.COMPLAINTS_STATUS_POLL_SECONDS,
+    }
+    return _page_or_partial(request, "complaints/status.html", "status-panel", context)
+
+
+@login_required
+@permission_required("complaints.download_attachment", raise_exception=True)
+@require_GET
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    """Officers only; every download is audited. Never rendered inline by the browser."""
+    attachment = get_object_or_404(Attachment.objects.select_related("complaint"), pk=pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    attachment_download_record(attachment=attachment, by=request.user)
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@permission_required("complaints.view_dashboard", raise_exception=True)
+@require_GET
+@vary_on_headers("HX-Request")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET)
+    if not form.is_valid():
+        context = {"form": form}
+        return _page_or_partial(
+            request, "complaints/dashboard.html", "dashboard-body", context, 400
+        )
+    context = {"form": form, "stats": dashboard_stats(filters=form.filters())}
+    return _page_or_partial(request, "complaints/dashboard.html", "dashboard-body", context)

@@ -1,0 +1,24 @@
+// Complaints: the "File anonymously" box disables the contact fields (the server ignores
+// them anyway when it is ticked). No inline script: the CSP forbids it.
+(function () {
+  "use strict";
+  function sync(form) {
+    var box = form.querySelector("input[name=anonymous]");
+    if (!box) return;
+    ["contact_name", "contact_email", "contact_phone"].forEach(function (name) {
+      var input = form.querySelector("[name=" + name + "]");
+      if (input) input.disabled = box.checked;
+    });
+  }
+  function bind(root) {
+    var form = root.querySelector ? root.querySelector("#complaint-form") : null;
+    if (!form || form.dataset.bound) return;
+    form.dataset.bound = "true";
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "anonymous") sync(form);
+    });
+    sync(form);
+  }
+  document.addEventListener("DOMContentLoaded", function () { bind(document); });
+  document.addEventListener("htmx:load", function (event) { bind(document); });
+})();
