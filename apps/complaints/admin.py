@@ -1,0 +1,410 @@
+"""Officers work complaints here. Every write goes through apps.complaints.services, so the
+admin, the commands and the jobs share one set of rules and one audit trail."""
+
+import csv
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from apps.complaints import selectors, services
+from apps.complaints.forms import StatusActionForm
+from apps.complaints.models import (
+    Act,
+    Category,
+    Complaint,
+    ComplaintEvent,
+    ComplaintMessage,
+    Sector,
+    TriageJob,
+    TriageOverride,
+    TriageRule,
+)
+
+EDITABLE = ("status", "outcome", "priority", "assigned_to", "category", "sector", "act")
+ERR_ACTION_STATUS = _("Choose a status in the action bar first.")
+
+
+class _Echo:
+    """A file-like object whose write returns the line: csv.writer into a stream."""
+
+    def write(self, value):
+        return value
+
+
+class TriageStateFilter(admin.SimpleListFilter):
+    title = _("triage state")
+    parameter_name = "triage"
+
+    def lookups(self, request, model_admin):
+        return TriageJob.State.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(triage_job__state=self.value()) if self.value() else queryset
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("overdue")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Overdue")), ("no", _("On time"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(selectors.overdue_q())
+        if self.value() == "no":
+            return queryset.exclude(selectors.overdue_q())
+        return queryset
+
+
+class AssignedOfficerFilter(admin.SimpleListFilter):
+    title = _("assigned officer")
+    parameter_name = "officer"
+
+    def lookups(self, request, model_admin):
+        return [("none", _("Unassigned")), *((str(u.pk), u.username) for u in selectors.officers())]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset.filter(assigned_to_id=self.value()) if self.value() else queryset
+
+
+class ComplaintAdminForm(forms.ModelForm):
+    note = forms.CharField(
+        label=_("Add an internal note"),
+        required=False,
+        widget=forms.Textarea({"rows": 3}),
+        help_text=_("Seen by officers only."),
+    )
+    reply = forms.CharField(
+        label=_("Send a public reply"),
+        required=False,
+        widget=forms.Textarea({"rows": 3}),
+        help_text=_("Shown to the complainant on the status page."),
+    )
+
+    class Meta:
+        model = Complaint
+        fields = EDITABLE
+
+    def clean(self):
+        data = super().clean()
+        try:
+            services.complaint_status_check(
+                status=data.get("status", ""), outcome=data.get("outcome", "")
+            )
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(admin.ModelAdmin):
+    form = ComplaintAdminForm
+    action_form = StatusActionForm
+    list_display = [
+        "reference",
+        "received_at",
+        "status",
+        "priority",
+        "category",
+        "sector",
+        "act",
+        "triage_state",
+        "assigned_to",
+        "due",
+    ]
+    list_filter = [
+        "status",
+        TriageStateFilter,
+        "category",
+        "sector",
+        "act",
+        AssignedOfficerFilter,
+        OverdueFilter,
+        "priority",
+        "received_at",
+    ]
+    list_select_related = ["category", "sector", "act", "assigned_to", "triage_job"]
+    search_fields = ["=reference", "description", "contact_name", "contact_email"]
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # facet counts would scan 100,000 rows per filter
+    list_per_page = 50
+    autocomplete_fields = ["assigned_to"]
+    actions = ["assign_to_me", "set_status", "requeue_triage", "export_csv"]
+    readonly_fields = [
+        "reference",
+        "received_at",
+        "due",
+        "escalated_at",
+        "closed_at",
+        "description",
+        "incident_date",
+        "incident_place",
+        "contact",
+        "attachment_links",
+        "triage_result",
+        "public_replies",
+        "internal_notes",
+        "audit_trail",
+    ]
+    fieldsets = [
+        (None, {"fields": ["reference", "received_at", "due", "escalated_at", "closed_at"]}),
+        (
+            _("Complaint"),
+            {
+                "fields": [
+                    "description",
+                    "incident_date",
+                    "incident_place",
+                    "contact",
+                    "attachment_links",
+                ]
+            },
+        ),
+        (_("Triage"), {"fields": ["triage_result", "category", "sector", "act"]}),
+        (_("Work"), {"fields": ["status", "outcome", "priority", "assigned_to"]}),
+        (_("Messages"), {"fields": ["public_replies", "reply", "internal_notes", "note"]}),
+        (_("Audit trail"), {"fields": ["audit_trail"], "classes": ["collapse"]}),
+    ]
+
+    class Media:
+        css = {"all": ["complaints/complaints.css"]}
+
+    def has_add_permission(self, request):
+        return False  # complaints come from the public form
+
+    def has_requeue_triage_permission(self, request):
+        return request.user.has_perm("complaints.requeue_triage")
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("complaints.export_complaint")
+
+    # --- columns and read-only fields ---
+
+    @admin.display(description=_("triage"), ordering="triage_job__state")
+    def triage_state(self, obj):
+        job = getattr(obj, "triage_job", None)
+        return job.get_state_display() if job else "-"
+
+    @admin.display(description=_("due"), ordering="due_at")
+    def due(self, obj):
+        overdue = not obj.is_closed and obj.due_at < timezone.now()
+        css = "complaint-overdue" if overdue else "complaint-due"
+        label = _("overdue") if overdue else ""
+        return format_html('<span class="{}">{} {}</span>', css, obj.due_at.date(), label)
+
+    @admin.display(description=_("contact"))
+    def contact(self, obj):
+        if obj.anonymous:
+            return _("Anonymous")
+        parts = [obj.contact_name, obj.contact_email, obj.contact_phone]
+        return " · ".join(p for p in parts if p) or "-"
+
+    @admin.display(description=_("attachments"))
+    def attachment_links(self, obj):
+        rows = [
+            (
+                reverse("complaints:attachment-download", args=[a.pk]),
+                a.original_name,
+                a.content_type,
+                a.size,
+                a.sha256[:12],
+            )
+            for a in obj.attachments.all()
+        ]
+        if not rows:
+            return "-"
+        return format_html_join("", '<p><a href="{}">{}</a> ({}, {} bytes, sha256 {}…)</p>', rows)
+
+    @admin.display(description=_("AI triage"))
+    def triage_result(self, obj):
+        job = getattr(obj, "triage_job", None)
+        if job is None:
+            return "-"
+        details = format_html_join(
+            "",
+            "<li><b>{}</b>: {} <i>«{}»</i></li>",
+            ((k, v.get("value", ""), v.get("source", "")) for k, v in obj.triage_details.items()),
+        )
+        return format_html(
+            "<p>{} {}</p><p>{} / {} / {} · {} {} · {}</p><p>{}</p><ul>{}</ul>",
+            job.get_state_display(),
+            job.reason,
+            obj.triage_backend or "-",
+            obj.triage_model or "-",
+            obj.triage_prompt_version or "-",
+            _("confidence"),
+            obj.triage_confidence if obj.triage_confidence is not None else "-",
+            _("attempts: %(n)s") % {"n": job.attempts},
+            obj.triage_summary,
+            details,
+        )
+
+    def _messages(self, obj, kind):
+        rows = (
+            (m.created_at.strftime("%Y-%m-%d %H:%M"), m.author, m.body)
+            for m in obj.messages.filter(kind=kind).select_related("author")
+        )
+        return format_html_join("", "<p><b>{} {}</b>: {}</p>", rows) or "-"
+
+    @admin.display(description=_("public replies"))
+    def public_replies(self, obj):
+        return self._messages(obj, ComplaintMessage.Kind.PUBLIC_REPLY)
+
+    @admin.display(description=_("internal notes"))
+    def internal_notes(self, obj):
+        return self._messages(obj, ComplaintMessage.Kind.INTERNAL_NOTE)
+
+    @admin.display(description=_("audit trail"))
+    def audit_trail(self, obj):
+        rows = (
+            (
+                e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.actor or _("system"),
+                e.get_action_display(),
+                e.detail or "",
+            )
+            for e in obj.events.select_related("actor")[:200]
+        )
+        return format_html_join("", "<p>{} · {} · {} {}</p>", rows) or "-"
+
+    # --- views ---
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            complaint = self.get_object(request, object_id)
+            if complaint is not None and self.has_view_permission(request, complaint):
+                services.complaint_view_record(complaint=complaint, by=request.user)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        services.complaint_update(
+            complaint=obj,
+            by=request.user,
+            changes={
+                name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE
+            },
+            note=form.cleaned_data.get("note", ""),
+            reply=form.cleaned_data.get("reply", ""),
+        )
+
+    # --- bulk actions ---
+
+    @admin.action(description=_("Assign to me"), permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        changed = services.complaint_assign(
+            complaint_ids=queryset.values_list("pk", flat=True),
+            officer=request.user,
+            by=request.user,
+        )
+        self.message_user(request, _("%(n)s complaint(s) assigned to you.") % {"n": changed})
+
+    @admin.action(description=_("Set status (choose it in the action bar)"), permissions=["change"])
+    def set_status(self, request, queryset):
+        status, outcome = request.POST.get("status", ""), request.POST.get("outcome", "")
+        if status not in Complaint.Status.values:
+            self.message_user(request, ERR_ACTION_STATUS, messages.ERROR)
+            return
+        try:
+            changed = services.complaint_set_status(
+                complaint_ids=queryset.values_list("pk", flat=True),
+                status=status,
+                outcome=outcome if outcome in Complaint.Outcome.values else "",
+                by=request.user,
+            )
+        except ValueError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(request, _("%(n)s complaint(s) updated.") % {"n": changed})
+
+    @admin.action(description=_("Requeue triage"), permissions=["requeue_triage"])
+    def requeue_triage(self, request, queryset):
+        requeued = services.triage_requeue(
+            complaint_ids=queryset.values_list("pk", flat=True), by=request.user
+        )
+        self.message_user(
+            request, _("Triage requeued for %(n)s complaint(s).") % {"n": len(requeued)}
+        )
+
+    @admin.action(description=_("Export selected as CSV"), permissions=["export"])
+    def export_csv(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        services.complaint_export_record(complaint_ids=ids, by=request.user)
+        writer = csv.writer(_Echo())
+        rows = selectors.complaint_export_rows(queryset=Complaint.objects.filter(pk__in=ids))
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="complaints-{stamp}.csv"'
+        return response
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Append-only records: nobody edits or deletes them in the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ComplaintEvent)
+class ComplaintEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "complaint", "action", "actor"]
+    list_filter = ["action", "at"]
+    list_select_related = ["complaint", "actor"]
+    search_fields = ["=complaint__reference"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+
+@admin.register(TriageOverride)
+class TriageOverrideAdmin(ReadOnlyAdmin):
+    list_display = ["at", "complaint", "field", "original", "new", "backend", "by"]
+    list_filter = ["field", "backend"]
+    list_select_related = ["complaint", "by"]
+    change_list_template = "admin/complaints/triageoverride/change_list.html"
+    show_full_result_count = False
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "accuracy": selectors.triage_accuracy()}
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "sla_days"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Sector)
+class SectorAdmin(admin.ModelAdmin):
+    list_display = ["name", "code"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Act)
+class ActAdmin(admin.ModelAdmin):
+    list_display = ["title", "section", "section_title", "code"]
+    search_fields = ["title", "section", "section_title", "code"]
+
+
+@admin.register(TriageRule)
+class TriageRuleAdmin(admin.ModelAdmin):
+    list_display = ["pattern", "category", "sector", "act", "weight", "is_active"]
+    list_filter = ["is_active", "category"]
+    list_select_related = ["category", "sector", "act"]
+    search_fields = ["pattern"]
