@@ -230,3 +230,47 @@ ASSESSMENTS_RESULTS_REFRESH_SECONDS = env.int("ASSESSMENTS_RESULTS_REFRESH_SECON
 ASSESSMENTS_SAVE_RATE_LIMIT = env.str("ASSESSMENTS_SAVE_RATE_LIMIT", default="300/m")
 ASSESSMENTS_TEXT_MAX_LENGTH = env.int("ASSESSMENTS_TEXT_MAX_LENGTH", default=2000)
 ASSESSMENTS_AUTOSUBMIT_QUEUE = env.str("ASSESSMENTS_AUTOSUBMIT_QUEUE", default="high")
+
+# --- Complaints ------------------------------------------------------------------------
+COMPLAINTS_MAX_FILE_MB = env.int("COMPLAINTS_MAX_FILE_MB", default=25)
+COMPLAINTS_MAX_TOTAL_MB = env.int("COMPLAINTS_MAX_TOTAL_MB", default=100)
+COMPLAINTS_MAX_FILES = env.int("COMPLAINTS_MAX_FILES", default=10)
+COMPLAINTS_ALLOWED_TYPES = env.list(
+    "COMPLAINTS_ALLOWED_TYPES",
+    default=[
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/heic",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/x-wav",
+        "video/mp4",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.text",
+    ],
+)
+COMPLAINTS_FILE_RATE_LIMIT = env.str("COMPLAINTS_FILE_RATE_LIMIT", default="10/m")
+COMPLAINTS_STATUS_RATE_LIMIT = env.str("COMPLAINTS_STATUS_RATE_LIMIT", default="10/m")
+# Rate-limit keys are a salted hash of the client address: no raw IP is ever stored.
+COMPLAINTS_CLIENT_SALT = env.str("COMPLAINTS_CLIENT_SALT", default=SECRET_KEY)
+COMPLAINTS_STATUS_POLL_SECONDS = env.int("COMPLAINTS_STATUS_POLL_SECONDS", default=3)
+COMPLAINTS_DEFAULT_SLA_DAYS = env.int("COMPLAINTS_DEFAULT_SLA_DAYS", default=30)
+# Per category code, overriding the Category table, e.g. "bribery=15;extortion=10".
+COMPLAINTS_SLA_DAYS = env.dict("COMPLAINTS_SLA_DAYS", cast={"value": int}, default={})
+COMPLAINTS_DASHBOARD_CACHE_TTL = env.int("COMPLAINTS_DASHBOARD_CACHE_TTL", default=60)
+TRIAGE_BACKEND = env.str("TRIAGE_BACKEND", default="rules")  # "rules" or "openai"
+TRIAGE_API_BASE = env.str("TRIAGE_API_BASE", default="http://127.0.0.1:8090/v1")
+TRIAGE_API_KEY = env.str("TRIAGE_API_KEY", default="")
+TRIAGE_MODEL = env.str("TRIAGE_MODEL", default="gpt-4o-mini")
+TRIAGE_TIMEOUT_SECONDS = env.float("TRIAGE_TIMEOUT_SECONDS", default=20.0)
+TRIAGE_MIN_CONFIDENCE = env.float("TRIAGE_MIN_CONFIDENCE", default=0.6)
+TRIAGE_MAX_INPUT_CHARS = env.int("TRIAGE_MAX_INPUT_CHARS", default=6000)
+TRIAGE_MAX_ATTEMPTS = env.int("TRIAGE_MAX_ATTEMPTS", default=5)
+TRIAGE_RETRY_BASE_SECONDS = env.int("TRIAGE_RETRY_BASE_SECONDS", default=5)
+TRIAGE_RETRY_MAX_SECONDS = env.int("TRIAGE_RETRY_MAX_SECONDS", default=300)
+TRIAGE_QUEUE = env.str("TRIAGE_QUEUE", default="high")
+TRIAGE_STALE_SECONDS = env.int("TRIAGE_STALE_SECONDS", default=600)
