@@ -1,0 +1,89 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.complaints.models import Category, TriageJob
+from apps.complaints.services import complaint_assign
+from tests.accounts.factories import TEST_PASSWORD, TeacherFactory
+from tests.complaints.factories import ComplaintFactory, TriageJobFactory
+
+pytestmark = pytest.mark.django_db
+URL = reverse("complaints:dashboard")
+
+
+@pytest.fixture
+def complaints(reference_data):
+    bribery = Category.objects.get(code="bribery")
+    made = [
+        TriageJobFactory(complaint=ComplaintFactory(category=bribery), state="done").complaint
+        for _ in range(3)
+    ]
+    TriageJobFactory(state=TriageJob.State.FAILED)
+    TriageJobFactory(state=TriageJob.State.QUEUED)
+    return made
+
+
+def complaint_queries(queries):
+    return [q["sql"] for q in queries.captured_queries if "complaints_complaint" in q["sql"]]
+
+
+def test_only_officers_see_the_dashboard(client):
+    assert client.get(URL).status_code == 302
+    teacher = TeacherFactory()
+    client.login(username=teacher.username, password=TEST_PASSWORD)
+    assert client.get(URL).status_code == 403
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_the_dashboard_shows_figures_and_charts(client, officer, complaints, htmx):
+    client.force_login(officer)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = client.get(URL, **headers)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert ("<html" in body) is not htmx
+    assert 'id="dashboard-body"' in body
+    assert '<dd class="total">5</dd>' in body
+    assert '<dd class="backlog">1</dd>' in body
+    assert '<dd class="failure-rate">25.0%</dd>' in body
+    assert 'aria-label="By category"' in body and "Bribery" in body
+    assert 'aria-label="Complaints per day"' in body
+    longer = client.get(URL + "?days=90", **headers).content.decode()
+    assert 'aria-label="Complaints per week"' in longer
+    assert response["Vary"].count("HX-Request") == 1
+
+
+def test_filters_apply_and_are_cached_per_filter_until_a_write(
+    client, officer, complaints, django_capture_on_commit_callbacks
+):
+    client.force_login(officer)
+    query = "?days=30&category=bribery"
+    first = client.get(URL + query, HTTP_HX_REQUEST="true")
+    assert '<dd class="total">3</dd>' in first.content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(URL + query, HTTP_HX_REQUEST="true")
+    assert complaint_queries(queries) == []  # served from the cache
+    assert again.content == first.content
+    # Another filter is another cache entry.
+    everything = client.get(URL + "?days=30", HTTP_HX_REQUEST="true").content.decode()
+    assert '<dd class="total">5</dd>' in everything
+    # A write bumps the version: the next read recomputes.
+    ComplaintFactory(category=Category.objects.get(code="bribery"))
+    assert (
+        '<dd class="total">3</dd>'
+        in client.get(URL + query, HTTP_HX_REQUEST="true").content.decode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        complaint_assign(complaint_ids=[complaints[0].pk], officer=officer, by=officer)
+    with CaptureQueriesContext(connection) as queries:
+        fresh = client.get(URL + query, HTTP_HX_REQUEST="true").content.decode()
+    assert complaint_queries(queries)
+    assert '<dd class="total">4</dd>' in fresh
+
+
+def test_a_bad_filter_is_a_400_with_a_message(client, officer):
+    client.force_login(officer)
+    response = client.get(URL + "?days=7&category=nope", HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
