@@ -274,3 +274,66 @@ TRIAGE_RETRY_BASE_SECONDS = env.int("TRIAGE_RETRY_BASE_SECONDS", default=5)
 TRIAGE_RETRY_MAX_SECONDS = env.int("TRIAGE_RETRY_MAX_SECONDS", default=300)
 TRIAGE_QUEUE = env.str("TRIAGE_QUEUE", default="high")
 TRIAGE_STALE_SECONDS = env.int("TRIAGE_STALE_SECONDS", default=600)
+
+# --- Sync ---
+# The records connector (Knack-style API). With no base URL it is "not configured": events
+# stay pending (sync_status says so) until it is set. The mapping (our payload key -> the
+# remote object and field_N, per aggregate type) is configuration, not code.
+SYNC_CONNECTORS = {
+    "records": {
+        "BASE_URL": env.str("SYNC_RECORDS_BASE_URL", default=""),
+        "APP_ID": env.str("SYNC_RECORDS_APP_ID", default=""),
+        "API_KEY": env.str("SYNC_RECORDS_API_KEY", default=""),
+        # Requests per second for all workers together, below the remote's 10/s.
+        "RATE_PER_SECOND": env.float("SYNC_RECORDS_RATE_PER_SECOND", default=9.5),
+        # Daily calls kept back for staff (reconcile, import) once the quota runs low.
+        "DAILY_RESERVE": env.int("SYNC_RECORDS_DAILY_RESERVE", default=50),
+        "MAPPING": env.json(
+            "SYNC_RECORDS_MAPPING",
+            default={
+                "attempt": {
+                    "object": "object_1",
+                    "fields": {
+                        "external_key": "field_1",
+                        "employee_id": "field_2",
+                        "teacher_name": "field_3",
+                        "district": "field_4",
+                        "batch": "field_5",
+                        "assessment_id": "field_6",
+                        "assessment_title": "field_7",
+                        "attempt_number": "field_8",
+                        "submitted_at": "field_9",
+                        "auto_submitted": "field_10",
+                        "total_score": "field_11",
+                        "max_score": "field_12",
+                        "percent": "field_13",
+                    },
+                },
+                "complaint": {
+                    "object": "object_2",
+                    "fields": {
+                        "external_key": "field_20",
+                        "reference": "field_21",
+                        "status": "field_22",
+                        "outcome": "field_23",
+                        "category": "field_24",
+                        "sector": "field_25",
+                        "act": "field_26",
+                        "received_at": "field_27",
+                        "closed_at": "field_28",
+                    },
+                },
+            },
+        ),
+    }
+}
+SYNC_HTTP_TIMEOUT = env.float("SYNC_HTTP_TIMEOUT", default=10.0)  # seconds per remote call
+SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=60)  # delivery jobs time out before
+SYNC_BATCH_SIZE = env.int("SYNC_BATCH_SIZE", default=10)  # keys claimed at once per job
+SYNC_DRAIN_JOBS = env.int("SYNC_DRAIN_JOBS", default=4)  # delivery jobs started per kick
+SYNC_SWEEP_SECONDS = env.int("SYNC_SWEEP_SECONDS", default=30)  # periodic reclaim/requeue
+SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=15)  # transient failures, then dead
+SYNC_BACKOFF_BASE_SECONDS = env.float("SYNC_BACKOFF_BASE_SECONDS", default=2.0)
+SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=600.0)
+SYNC_COOLDOWN_SECONDS = env.float("SYNC_COOLDOWN_SECONDS", default=1.0)  # 429 without headers
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # not one INFO line per remote call

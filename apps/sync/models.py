@@ -41,6 +41,10 @@ class OutboxEvent(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Coalesced: a later event for the same key was delivered instead of this one.
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -58,3 +62,61 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.aggregate_key} ({self.status})"
+
+
+class RemoteLink(models.Model):
+    """Our key -> the remote record id, so a delivery is one PUT (one POST the first time).
+
+    A link with an empty `remote_id` is written (and committed) just before the first POST:
+    if that POST's response is lost, the next delivery looks the record up by our external
+    key before creating another one."""
+
+    connector = models.CharField(max_length=50)
+    aggregate_key = models.CharField(max_length=100)
+    remote_object = models.CharField(max_length=50)  # e.g. "object_1"
+    remote_id = models.CharField(max_length=100, blank=True)
+    fields_hash = models.CharField(max_length=64, blank=True)  # of the fields last delivered
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "aggregate_key"], name="remote_link_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.aggregate_key} -> {self.remote_object}/{self.remote_id or '?'}"
+
+
+class ConnectorState(models.Model):
+    """The pause switch of one connector (shared by every worker through the database)."""
+
+    connector = models.CharField(max_length=50, primary_key=True)
+    paused = models.BooleanField(default=False)
+    reason = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.connector} ({'paused' if self.paused else 'running'})"
+
+
+class RemoteRecord(models.Model):
+    """A record pulled from the remote by `sync_import` (historical data), upserted by id."""
+
+    connector = models.CharField(max_length=50)
+    remote_object = models.CharField(max_length=50)
+    remote_id = models.CharField(max_length=100)
+    external_key = models.CharField(max_length=100, blank=True, db_index=True)
+    fields = models.JSONField()
+    fields_hash = models.CharField(max_length=64)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "remote_object", "remote_id"], name="remote_record_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remote_object}/{self.remote_id}"
