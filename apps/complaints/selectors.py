@@ -50,6 +50,15 @@ def complaint_public_status(*, reference: str, receipt: str) -> Complaint | None
     return complaint
 
 
+def complaint_status_fingerprint(complaint: Complaint) -> str:
+    """Changes whenever the public status panel would: a poll that sends back the
+    fingerprint it was given gets "nothing new" instead of the same panel again."""
+    job = getattr(complaint, "triage_job", None)
+    state = job.state if job else ""
+    replies = len(complaint.public_replies)
+    return f"{complaint.status}.{complaint.category_id}.{state}.{replies}"
+
+
 def triage_rules_active() -> list[tuple]:
     return list(
         TriageRule.objects.filter(is_active=True).values_list(

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage, is_ratelimited
 from django_ratelimit.decorators import ratelimit
@@ -23,7 +24,11 @@ from apps.complaints.forms import (
     StatusForm,
 )
 from apps.complaints.models import Attachment
-from apps.complaints.selectors import complaint_public_status, dashboard_stats
+from apps.complaints.selectors import (
+    complaint_public_status,
+    complaint_status_fingerprint,
+    dashboard_stats,
+)
 from apps.complaints.services import attachment_download_record, complaint_file
 
 
@@ -63,8 +68,10 @@ def file_complaint(request: HtmxHttpRequest) -> HttpResponse:
         context = {"form": ComplaintForm(), "form_error": ERR_SPAM}
         return _page_or_partial(request, "complaints/file.html", "complaint-form", context, 400)
     if not form.is_valid():
-        context = {"form": form}
-        return _page_or_partial(request, "complaints/file.html", "complaint-form", context, 400)
+        if request.htmx:  # the errors only: the form keeps what was typed and chosen
+            errors = render(request, "complaints/file.html#form-errors", {"form": form}, status=400)
+            return reswap(errors, "none")
+        return render(request, "complaints/file.html", {"form": form}, status=400)
     filed = complaint_file(
         **{name: form.cleaned_data[name] for name in FILING_FIELDS},
         uploads=form.cleaned_data["attachments"],
@@ -106,9 +113,13 @@ def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
         is_ratelimited(request, **lookup, increment=True)
         context = {"form": form, "not_found": ERR_STATUS_NOT_FOUND}
         return _page_or_partial(request, "complaints/status.html", "status-panel", context, 404)
+    seen = complaint_status_fingerprint(complaint)
+    if request.htmx and request.POST.get("seen") == seen:
+        return HttpResponse(status=204)  # a poll, nothing new: htmx keeps the panel
     context = {
         "form": form,
         "complaint": complaint,
+        "seen": seen,
         "poll_seconds": settings.COMPLAINTS_STATUS_POLL_SECONDS,
     }
     return _page_or_partial(request, "complaints/status.html", "status-panel", context)

@@ -47,15 +47,21 @@ def test_file_follow_and_close_a_complaint(page, live_settings):
     page.fill("#id_description", "Too short.")
     page.locator("#id_incident_place").click()
     expect(page.locator("#errors-description")).to_contain_text("at least 30 characters")
-    page.fill("#id_description", GOOD_DESCRIPTION)
-    page.locator("#id_incident_place").click()
-    expect(page.locator("#errors-description")).to_be_empty()
     page.fill("#id_incident_place", "Haveli tehsil office, Pune")
     page.fill("#id_contact_name", "Asha Patil")
     page.fill("#id_contact_email", "asha@example.org")
     page.set_input_files(
         "#id_attachments", files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": PNG}]
     )
+    # Sent anyway: the errors come back, and nothing typed or chosen is lost.
+    page.get_by_role("button", name="Send complaint").click()
+    expect(page.locator("#errors-description")).to_contain_text("at least 30 characters")
+    expect(page.locator("#id_contact_name")).to_have_value("Asha Patil")
+    assert page.eval_on_selector("#id_attachments", "input => input.files.length") == 1
+    assert not Complaint.objects.exists()
+    page.fill("#id_description", GOOD_DESCRIPTION)
+    page.locator("#id_incident_place").click()
+    expect(page.locator("#errors-description")).to_be_empty()
     page.get_by_role("button", name="Send complaint").click()
 
     reference = page.locator("#filed .reference")

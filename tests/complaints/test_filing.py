@@ -103,7 +103,12 @@ def test_a_file_over_the_per_file_limit_is_refused(client, settings, private_med
     assert_rejected(
         response, "“big.png” is larger than the limit of 1.0\xa0MB per file.", private_media
     )
-    assert ("<html" in response.content.decode()) is not htmx
+    body = response.content.decode()
+    assert ("<html" in body) is not htmx
+    if htmx:  # only the error areas, out of band: the form keeps its fields and files
+        assert response["HX-Reswap"] == "none"
+        assert '<div id="errors-attachments" class="field-errors" hx-swap-oob="true">' in body
+        assert "<form" not in body and "<input" not in body
 
 
 @pytest.mark.django_db

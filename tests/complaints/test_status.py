@@ -71,6 +71,26 @@ def test_the_htmx_poll_gets_a_fragment_that_stops_polling_when_triage_is_done(
 
 
 @pytest.mark.django_db
+def test_a_poll_with_nothing_new_gets_204_and_a_change_gets_the_panel(client, pending, officer):
+    data = {"reference": "CP-2026-000042", "receipt": RECEIPT}
+    first = client.post(STATUS, data, HTTP_HX_REQUEST="true").content.decode()
+    seen = re.search(r'hx-vals=\'\{"seen": "([^"]+)"\}\'', first).group(1)
+    unchanged = client.post(STATUS, {**data, "seen": seen}, HTTP_HX_REQUEST="true")
+    assert unchanged.status_code == 204 and unchanged.content == b""
+    ComplaintMessage.objects.create(
+        complaint=pending,
+        kind=ComplaintMessage.Kind.PUBLIC_REPLY,
+        body="Noted.",
+        author=officer,
+        created_at=pending.received_at,
+    )
+    changed = client.post(STATUS, {**data, "seen": seen}, HTTP_HX_REQUEST="true")
+    assert changed.status_code == 200 and "Noted." in changed.content.decode()
+    # Without htmx (a plain form post carrying the field) the page always renders.
+    assert client.post(STATUS, {**data, "seen": seen}).status_code == 200
+
+
+@pytest.mark.django_db
 def test_public_replies_show_and_internal_notes_do_not(client, pending, officer):
     for kind, body in (("reply", "We have opened an inquiry."), ("note", "Suspect is known.")):
         ComplaintMessage.objects.create(
