@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.core.embedded import EmbeddedServices
 
 STOP_TIMEOUT_SECONDS = 20
+CATCH_UP_COMMANDS = ("submit_expired_attempts", "requeue_triage", "sync_reconcile")
 
 
 class Command(BaseCommand):
@@ -52,6 +53,11 @@ class Command(BaseCommand):
                 self._manage("seed_demo")
             if not settings.DEBUG:
                 self._manage("collectstatic", "--noinput")
+            # Catch up on what a crash or a lost Redis left behind last time: attempts past
+            # their deadline, triage jobs never run, outbox rows (this also restarts the
+            # periodic outbox sweep). The workers pick the queued jobs up as they start.
+            for catch_up in CATCH_UP_COMMANDS:
+                self._manage(catch_up)
             children["web"] = self._spawn(
                 [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py"],
                 GUNICORN_BIND=options["bind"],
