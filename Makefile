@@ -29,6 +29,12 @@ run: .venv/.synced compilemessages ## start everything: services, migrations, de
 test: .venv/.synced compilemessages ## run the test suite on real PostgreSQL and Valkey
 	$(PY) -m pytest $(ARGS)
 
+bench: .venv/.synced compilemessages ## load scenarios on the real stack, with ceilings and data checks (~10 min)
+	$(PY) -m bench.run $(ARGS)
+
+bench-quick: .venv/.synced compilemessages ## the same scenarios on small data and short runs (< 3 min)
+	$(PY) -m bench.run --quick $(ARGS)
+
 lint: .venv/.synced ## ruff lint and format check
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -41,7 +47,9 @@ migrations-check: .venv/.synced ## fail if a model change has no migration (on t
 	$(PY) -m pytest -q tests/core/test_migrations.py
 
 messages: .venv/.synced ## extract translatable strings into locale/*/django.po (needs gettext)
-	$(MANAGE) makemessages --locale ms --locale hi --ignore ".venv/*" --ignore ".tools/*" --ignore "staticfiles/*"
+	$(MANAGE) makemessages --locale ms --locale hi --no-obsolete \
+		--ignore ".venv/*" --ignore ".tools/*" --ignore ".data/*" --ignore "staticfiles/*" \
+		--ignore "bench/*" --ignore "tests/*"
 
 check-deploy: .venv/.synced ## Django's deployment checklist with production-like values
 	DJANGO_DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \

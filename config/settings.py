@@ -222,6 +222,11 @@ LOGGING = {
     },
 }
 
+# --- Bench -----------------------------------------------------------------------------
+# `make bench` turns this on for the gunicorn it starts, to mount bench/ceilings.py (a
+# constant view and a bare upsert: the ceilings its figures are divided by). Never in production.
+BENCH_CEILINGS = env.bool("BENCH_CEILINGS", default=False)
+
 # --- Assessments -----------------------------------------------------------------------
 ASSESSMENTS_CACHE_TTL = env.int("ASSESSMENTS_CACHE_TTL", default=6 * 60 * 60)  # content, seconds
 ASSESSMENTS_DASHBOARD_CACHE_TTL = env.int("ASSESSMENTS_DASHBOARD_CACHE_TTL", default=60)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -14,3 +15,6 @@ urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# `make bench` only (BENCH_CEILINGS): the ceiling views of bench/ceilings.py.
+urlpatterns += [path("bench/", include("bench.ceilings"))] if settings.BENCH_CEILINGS else []

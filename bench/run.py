@@ -1,0 +1,215 @@
+"""`make bench` / `make bench-quick`: start the production-like stack, run the scenarios,
+check the data, write bench/results/<timestamp>.json, latest.json and latest.md.
+
+    .venv/bin/python -m bench.run [--quick] [--only answer_save,ceilings] [--data-dir DIR]
+
+Embedded PostgreSQL and Valkey live under --data-dir (default .data/bench) and keep the bulk
+data between runs; set DATABASE_URL / REDIS_URL to use servers you can wipe instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from bench.context import FULL, QUICK, SMOKE, Bench, Sizes
+from bench.monitor import ProcessMonitor
+from bench.report import ScenarioResult, fmt_bytes, write_results
+from bench.stack import ROOT, Stack
+
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small data, short runs (< 3 min)")
+    parser.add_argument("--smoke", action="store_true", help="seconds per scenario, tiny data")
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".data" / "bench")
+    parser.add_argument("--web-workers", type=int, help="default: gunicorn.conf.py's")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    return parser.parse_args(argv)
+
+
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+    started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    workdir = _fresh_workdir(args.data_dir / "runs", stamp)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+    with Stack(data_dir=args.data_dir, log_dir=workdir, web_workers=args.web_workers) as stack:
+        _log(f"Starting PostgreSQL and Valkey under {args.data_dir} ...")
+        stack.start_services()
+        import django
+
+        django.setup()
+        from bench.scenarios import SCENARIOS
+
+        _prepare_database()
+        _log("Starting gunicorn ...")
+        stack.start_web()
+        monitor = ProcessMonitor(roots=lambda: _role_roots(stack))
+        monitor.start()
+        bench = Bench(sizes=sizes, stack=stack, monitor=monitor, workdir=workdir)
+        only = {name for name in args.only.split(",") if name}
+        results: list[ScenarioResult] = []
+        try:
+            for scenario in SCENARIOS:
+                if only and scenario.name not in only and scenario.name != "memory":
+                    continue
+                results.append(_run_scenario(scenario, bench))
+        finally:
+            monitor.stop()
+        meta = _meta(sizes, stack, time.monotonic() - started)
+    markdown = write_results(args.results_dir, stamp, meta, results)
+    print("\n" + markdown)
+    print(f"Results: {args.results_dir / 'latest.md'} and {stamp}.json; logs in {workdir}")
+    return 0
+
+
+def _fresh_workdir(runs: Path, stamp: str, keep: int = 3) -> Path:
+    """This run's folder for plans, generator output and logs; older runs beyond `keep` go."""
+    runs.mkdir(parents=True, exist_ok=True)
+    for old in sorted(runs.iterdir())[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    workdir = runs / stamp
+    workdir.mkdir()
+    return workdir
+
+
+def _run_scenario(scenario, bench: Bench) -> ScenarioResult:
+    reason = scenario.missing()
+    if reason:
+        _log(f"{scenario.title}: {reason}")
+        return ScenarioResult(scenario.name, scenario.title, status=reason)
+    _log(f"{scenario.title} ...")
+    began = time.monotonic()
+    try:
+        result = scenario.run(bench)
+    except Exception as exc:  # one broken scenario must not hide the others' figures
+        traceback.print_exc()
+        result = ScenarioResult(scenario.name, scenario.title, status=f"failed: {exc!r}")
+    result.details["seconds"] = round(time.monotonic() - began, 1)
+    _log(f"{scenario.title}: done in {result.details['seconds']} s")
+    return result
+
+
+def _prepare_database() -> None:
+    from django.core.management import call_command
+
+    _log("Migrating, collecting static files ...")
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    from bench.sessions import sessions_delete_previous
+
+    sessions_delete_previous()  # the sessions earlier runs handed to the load generator
+
+
+def _role_roots(stack: Stack) -> dict[str, list[int]]:
+    roots: dict[str, list[int]] = {}
+    if stack.web is not None:
+        roots["web"] = [stack.web.pid]
+    roots["rq worker"] = [worker.pid for worker in stack.workers]
+    roots.update(_service_pids())
+    return roots
+
+
+def _service_pids() -> dict[str, list[int]]:
+    """The PostgreSQL postmaster and the Valkey server, when they run on this machine."""
+    from django.db import connection
+    from django_redis import get_redis_connection
+
+    pids: dict[str, list[int]] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids["postgres"] = [psutil.Process(cursor.fetchone()[0]).ppid()]
+        pids["valkey"] = [get_redis_connection("default").info("server")["process_id"]]
+    except Exception:  # a remote server: nothing to sample here
+        pass
+    return pids
+
+
+def _meta(sizes: Sizes, stack: Stack, seconds: float) -> dict:
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+        cursor.execute("SHOW synchronous_commit")
+        sync_commit = cursor.fetchone()[0]
+    from django_redis import get_redis_connection
+
+    valkey = get_redis_connection("default").info("server")
+    web_processes = len(psutil.Process(stack.web.pid).children()) if stack.web else 0
+    pool = settings.DATABASES["default"]["OPTIONS"]["pool"]
+    embedded = "embedded" if stack.services is not None else "given URLs"
+    return {
+        "mode": sizes.mode,
+        "sizes": asdict(sizes),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory": fmt_bytes(psutil.virtual_memory().total),
+        "commit": _git_commit(),
+        "python": platform.python_version(),
+        "stack": (
+            f"PostgreSQL {pg_version} ({embedded}, synchronous_commit={sync_commit}), "
+            f"Valkey {valkey.get('valkey_version') or valkey.get('redis_version')}, "
+            f"gunicorn {web_processes} gthread workers x {os.environ.get('GUNICORN_THREADS', 8)}"
+            f" threads, psycopg pool max {pool['max_size']} per process, DEBUG off"
+        ),
+        "generators": "wrk (1 thread, Lua; closed loop), Python threads (open loop, scheduled "
+        "arrivals; latency from the scheduled time)",
+        "seconds": seconds,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _git_commit() -> str:
+    def git(*command: str) -> str:
+        done = subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" + uncommitted changes" if git("status", "--porcelain") else "")
+
+
+def _log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the stack has been stopped on the way out
+        print("\n[bench] interrupted: every process it started is stopped.", flush=True)
+        sys.exit(130)

@@ -1,0 +1,114 @@
+"""Scenario 2: every teacher of a slot submits within the same 30 seconds.
+
+10,000 attempts with 32 saved answers each (written in bulk beforehand) are submitted at a
+steady arrival rate through the real HTMX submit endpoint. Afterwards: one submission and
+one outbox event per attempt, and the scores of a sample recomputed in Python from the
+saved answers. The outbox is handed to the sync drain.
+"""
+
+from __future__ import annotations
+
+import random
+
+from django.urls import reverse
+
+from apps.assessments.models import Answer, Attempt
+from bench.arrivals import Arrival
+from bench.assessments import (
+    answers_fill,
+    attempts_create,
+    expected_scores,
+    outbox_for,
+    questionnaire_create,
+    questionnaire_delete,
+)
+from bench.context import Bench
+from bench.load import session_headers
+from bench.report import ScenarioResult, fmt_int, fmt_latency
+from bench.scenarios.base import Scenario
+from bench.sessions import sessions_create
+
+P99_GOAL_MS = 1_000
+SCORE_SAMPLE = 200
+
+
+class SubmissionStorm(Scenario):
+    name = "submission_storm"
+    title = "Submission storm"
+    needs = (
+        ("submit view", "apps.assessments.views:submit"),
+        ("submit service", "apps.assessments.services:attempt_submit"),
+    )
+
+    def run(self, bench: Bench) -> ScenarioResult:
+        sizes = bench.sizes
+        teachers = bench.teachers()[-sizes.storm_attempts :]
+        questionnaire_delete("storm")
+        questionnaire = questionnaire_create("storm")
+        attempt_ids = [a.pk for a in attempts_create(questionnaire, teachers)]
+        answers_fill(questionnaire, attempt_ids)
+        sessions = sessions_create(users=teachers)
+        arrivals = [
+            Arrival(
+                id=f"submit-{attempt_id}",
+                path=reverse("assessments:submit", args=[attempt_id]),
+                headers=session_headers(session, htmx=True),
+            )
+            for attempt_id, session in zip(attempt_ids, sessions, strict=True)
+        ]
+        load = bench.arrivals(arrivals, rate=sizes.storm_attempts / sizes.storm_window_s)
+
+        result = self.result()
+        accepted = len(load.ok)
+        result.add(
+            "submits answered",
+            accepted,
+            f"{accepted:,} of {len(arrivals):,} in {load.seconds:.1f} s",
+            f"all within {sizes.storm_window_s:.0f} s",
+            accepted == len(arrivals) and load.seconds <= sizes.storm_window_s + 1,
+        )
+        p99 = load.latency_ms.get("p99", float("inf"))
+        result.add(
+            "p50 / p95 / p99",
+            load.latency_ms,
+            fmt_latency(load.latency_ms),
+            f"p99 < {P99_GOAL_MS:,} ms",
+            p99 < P99_GOAL_MS,
+        )
+        result.add("errors", load.failed, fmt_int(load.failed), "= 0", not load.failed)
+        bench.add_cpu(result, load)
+        result.details["statuses"] = load.statuses
+        self.check(result, questionnaire, attempt_ids, accepted)
+        bench.handover["storm_attempt_ids"] = attempt_ids
+        return result
+
+    @staticmethod
+    def check(result: ScenarioResult, questionnaire, attempt_ids: list[int], accepted: int):
+        submitted = Attempt.objects.filter(
+            pk__in=attempt_ids, status=Attempt.Status.SUBMITTED
+        ).count()
+        events = outbox_for(attempt_ids)
+        result.check("acknowledged submits not submitted", max(0, accepted - submitted))
+        result.check(
+            "attempts with more than one submission event", sum(n > 1 for n in events.values())
+        )
+        result.add(
+            "outbox rows written",
+            sum(events.values()),
+            f"{sum(events.values()):,} for {submitted:,} submits",
+            "= submits",
+            sum(events.values()) == submitted,
+        )
+        sample = random.Random(6).sample(attempt_ids, min(SCORE_SAMPLE, len(attempt_ids)))
+        position = {q.pk: q.position for q in questionnaire.questions}
+        values: dict[int, dict[int, int]] = {pk: {} for pk in sample}
+        for attempt_id, question_id, value in Answer.objects.filter(
+            attempt_id__in=sample, answered=True
+        ).values_list("attempt_id", "question_id", "value"):
+            values[attempt_id][position[question_id]] = value
+        wrong = 0
+        for attempt in Attempt.objects.filter(pk__in=sample, status=Attempt.Status.SUBMITTED):
+            expected = expected_scores(questionnaire, values[attempt.pk])
+            stored = (attempt.total_score, attempt.percent, attempt.category_scores)
+            wrong += stored != (expected.total, expected.percent, expected.categories)
+        result.check(f"scores wrong in a sample of {len(sample)} (recomputed in Python)", wrong)

@@ -1,0 +1,52 @@
+"""Logged-in sessions for thousands of teachers without a login each.
+
+Logging in pays PBKDF2 on purpose (hundreds of milliseconds of CPU); that is not what the
+bench measures, so it writes the sessions Django's login would have written, straight into
+the session table, and hands the cookies and CSRF tokens to the load generator. The server
+reads them exactly as it reads real ones (cached_db: the first request loads and caches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+SESSION_PREFIX = "bench"  # lets a later run delete exactly the sessions the bench made
+SESSION_KEY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"  # Django's own alphabet
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def csrf_secret() -> str:
+    """A CSRF cookie value; Django accepts the same secret unmasked in X-CSRFToken."""
+    return get_random_string(32)
+
+
+def sessions_create(*, users: Iterable) -> list[tuple[str, str]]:
+    """One logged-in session per user: [(session key, CSRF secret)], in the users' order."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    expires = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    rows, pairs = [], []
+    for user in users:
+        key = SESSION_PREFIX + get_random_string(32 - len(SESSION_PREFIX), SESSION_KEY_CHARS)
+        data = {
+            SESSION_KEY: str(user.pk),
+            BACKEND_SESSION_KEY: MODEL_BACKEND,
+            HASH_SESSION_KEY: user.get_session_auth_hash(),
+        }
+        rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expires))
+        pairs.append((key, csrf_secret()))
+    Session.objects.bulk_create(rows, batch_size=5000)
+    return pairs
+
+
+def sessions_delete_previous() -> int:
+    """Drop the sessions earlier bench runs made (never a real user's)."""
+    deleted, _ = Session.objects.filter(session_key__startswith=SESSION_PREFIX).delete()
+    return deleted
