@@ -184,7 +184,8 @@ def dashboard_stats(*, filters: dict) -> dict:
     key = _dashboard_key(filters)
     stats = cache.get(key)
     if stats is None:
-        stats = _dashboard_compute(filters)
+        # The key travels with the figures: the template caches their rendering under it.
+        stats = {**_dashboard_compute(filters), "cache_key": key}
         cache.set(key, stats, settings.COMPLAINTS_DASHBOARD_CACHE_TTL)
     return stats
 

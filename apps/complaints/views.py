@@ -158,5 +158,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         return _page_or_partial(
             request, "complaints/dashboard.html", "dashboard-body", context, 400
         )
-    context = {"form": form, "stats": dashboard_stats(filters=form.filters())}
+    context = {
+        "form": form,
+        "stats": dashboard_stats(filters=form.filters()),
+        "stats_ttl": settings.COMPLAINTS_DASHBOARD_CACHE_TTL,
+    }
     return _page_or_partial(request, "complaints/dashboard.html", "dashboard-body", context)

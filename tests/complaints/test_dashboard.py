@@ -65,6 +65,10 @@ def test_filters_apply_and_are_cached_per_filter_until_a_write(
         again = client.get(URL + query, HTTP_HX_REQUEST="true")
     assert complaint_queries(queries) == []  # served from the cache
     assert again.content == first.content
+    # The charts were rendered once, for the first request only.
+    charts = "core/bar_chart.html"
+    assert charts in [t.name for t in first.templates]
+    assert charts not in [t.name for t in again.templates]
     # Another filter is another cache entry.
     everything = client.get(URL + "?days=30", HTTP_HX_REQUEST="true").content.decode()
     assert '<dd class="total">5</dd>' in everything
