@@ -13,6 +13,7 @@ import time
 from django.urls import reverse
 
 from apps.assessments.models import Answer
+from apps.assessments.selectors import attempt_meta_remember
 from bench.assessments import ITEMS, attempts_create, questionnaire_create, questionnaire_delete
 from bench.context import Bench
 from bench.load import LoadResult, PlannedRequest
@@ -44,6 +45,8 @@ class AnswerSave(Scenario):
         questionnaire_delete("answer-save")
         questionnaire = questionnaire_create("answer-save")
         attempts = attempts_create(questionnaire, teachers)
+        for attempt in attempts:  # what each teacher's question page does before a save
+            attempt_meta_remember(attempt=attempt)
         sessions = sessions_create(users=teachers)
         seconds = sizes.warmup_s + sizes.answer_save_s + sizes.profile_s
         plan, key_of = self.plan([a.pk for a in attempts], questionnaire.question_ids(), seconds)
