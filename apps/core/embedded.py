@@ -57,6 +57,10 @@ class EmbeddedServices:
     _pg: object | None = None
     _valkey: object | None = None
 
+    def __post_init__(self):
+        # Absolute: the Unix socket paths in the URLs must work from any working directory.
+        self.data_dir = Path(self.data_dir).resolve()
+
     def start(self, *, postgres: bool = True, valkey: bool = True) -> dict[str, str]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if postgres:
