@@ -54,6 +54,21 @@ def test_the_dashboard_shows_figures_and_charts(client, officer, complaints, htm
     assert response["Vary"].count("HX-Request") == 1
 
 
+def test_the_filter_form_renders_once_per_query_string(client, officer, complaints):
+    client.force_login(officer)
+    select = "django/forms/widgets/select.html"
+    first = client.get(URL + "?days=30&category=bribery")
+    assert select in [t.name for t in first.templates]
+    again = client.get(URL + "?days=30&category=bribery")
+    assert select not in [t.name for t in again.templates]
+    assert again.content.decode().count('value="bribery" selected') == 1
+    other = client.get(URL + "?days=90")
+    assert select in [t.name for t in other.templates]
+    assert 'value="bribery" selected' not in other.content.decode()
+    # A bad filter renders too (with its message), from the same cache rules.
+    assert client.get(URL + "?days=7000").status_code == 400
+
+
 def test_filters_apply_and_are_cached_per_filter_until_a_write(
     client, officer, complaints, django_capture_on_commit_callbacks
 ):
