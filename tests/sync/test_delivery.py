@@ -5,15 +5,18 @@ from datetime import timedelta
 
 import django_rq
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
+from apps.sync import services
 from apps.sync.jobs import outbox_sweep
 from apps.sync.models import OutboxEvent, RemoteLink
 from apps.sync.services import (
     ERR_NOT_CONFIGURED,
     ERR_PAUSED,
+    backoff_seconds,
     connector_pause,
     outbox_drain,
     outbox_sweep_schedule,
@@ -23,6 +26,29 @@ from tests.sync.conftest import publish
 pytestmark = pytest.mark.django_db
 
 Status = OutboxEvent.Status
+
+
+@pytest.fixture(autouse=True)
+def _one_attempt_per_drain(monkeypatch):
+    """Full jitter may draw a backoff of almost 0 s, and a failed event would then be retried
+    inside the same drain(). Here every backoff is the top of its window, so each drain()
+    makes one attempt per event and a test moves time on with make_due(); the jitter itself
+    is tested on its own below."""
+    monkeypatch.setattr(services, "backoff_seconds", top_of_backoff_window)
+
+
+def top_of_backoff_window(attempts: int) -> float:
+    cap = django_settings.SYNC_BACKOFF_MAX_SECONDS
+    base = django_settings.SYNC_BACKOFF_BASE_SECONDS
+    return min(cap, base * 2 ** (attempts - 1))
+
+
+def test_backoff_is_jittered_within_its_capped_exponential_window(settings):
+    settings.SYNC_BACKOFF_BASE_SECONDS, settings.SYNC_BACKOFF_MAX_SECONDS = 2, 10
+    for attempts, window in ((1, 2), (2, 4), (3, 8), (4, 10), (9, 10)):
+        draws = [backoff_seconds(attempts) for _ in range(200)]
+        assert all(0 <= draw <= window for draw in draws)
+        assert max(draws) > window / 2 > min(draws)  # spread over the window, not one value
 
 
 def drain():
@@ -112,7 +138,7 @@ def test_a_long_cooldown_hands_the_rows_back_without_counting_an_attempt(remote)
     assert remote.stats()["rate_limited"] == 1
 
 
-def test_a_5xx_backs_off_with_jitter_then_delivers(remote, settings):
+def test_a_5xx_backs_off_then_delivers(remote, settings):
     settings.SYNC_BACKOFF_BASE_SECONDS = 60
     remote.control(fail_next=1)
     event = publish()
