@@ -63,6 +63,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# The signed-in user comes from the cache on every request (dropped whenever it changes).
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.CachedModelBackend"]
+ACCOUNTS_USER_CACHE_TTL = env.int("ACCOUNTS_USER_CACHE_TTL", default=15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

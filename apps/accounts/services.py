@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from apps.accounts.backends import user_cache_forget_on_commit
 from apps.accounts.models import Batch, District, User
 
 TEACHER_CSV_REQUIRED = ("employee_id", "first_name", "last_name", "email", "district")
@@ -181,7 +182,7 @@ def teachers_parse(*, file: TextIO) -> tuple[list[_TeacherRow], list[RowError]]:
 def _upsert_teachers(rows: list[_TeacherRow], password_hash: str | None) -> int:
     """INSERT ... ON CONFLICT (employee_id) DO UPDATE for one chunk; returns how many were new."""
     ids = [row.employee_id for row in rows]
-    existing = set(User.objects.filter(employee_id__in=ids).values_list("employee_id", flat=True))
+    existing = dict(User.objects.filter(employee_id__in=ids).values_list("employee_id", "pk"))
     User.objects.bulk_create(
         [
             User(
@@ -202,6 +203,9 @@ def _upsert_teachers(rows: list[_TeacherRow], password_hash: str | None) -> int:
         unique_fields=["employee_id"],
         update_fields=["first_name", "last_name", "email", "district", "batch"],
     )
+    # The upsert bypasses save() and its signals; signed-in teachers must see a new district
+    # or batch at once.
+    user_cache_forget_on_commit(*existing.values())
     return len(rows) - len(existing)
 
 

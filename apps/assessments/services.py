@@ -365,11 +365,11 @@ def _attempt_refusal(*, attempt_id: int, user, now: datetime) -> int:
 def answer_save(
     *, user, attempt_id: int, question_id: int, data: QueryDict, now: datetime | None = None
 ) -> AnswerSaved:
-    """Upsert one answer. The hot path is ONE SQL statement (plus the user the auth
-    middleware loads): the attempt's owner, state, deadline and content version are checked
-    and the answer written in a single INSERT ... ON CONFLICT, which also counts progress.
-    A single statement is atomic by itself, so no explicit transaction (BEGIN/COMMIT would
-    triple the round trips). The content comes from the cache, keyed by version."""
+    """Upsert one answer. The hot path is ONE SQL statement: the attempt's owner, state,
+    deadline and content version are checked and the answer written in a single
+    INSERT ... ON CONFLICT, which also counts progress. A single statement is atomic by
+    itself, so no explicit transaction (BEGIN/COMMIT would triple the round trips). The
+    signed-in user, the attempt's meta and the content (keyed by version) come from the cache."""
     now = now or timezone.now()
     meta = selectors.attempt_meta(attempt_id=attempt_id)
     if meta is None or meta.user_id != user.pk:

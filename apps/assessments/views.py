@@ -123,8 +123,9 @@ def take(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
 @login_required
 @ratelimit(key="user", rate=_answer_rate, method="POST", block=True)
 def answer(request: HtmxHttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
-    """Save one answer (budget: 3 SQL queries with the user). htmx: a tiny fragment with
-    the saved state, progress and time left; a plain form post goes on to the next question."""
+    """Save one answer (budget: 3 SQL queries; 1 when the caches are warm). htmx: a tiny
+    fragment with the saved state, progress and time left; a plain form post goes on to the
+    next question."""
     try:
         saved = services.answer_save(
             user=request.user, attempt_id=attempt_id, question_id=question_id, data=request.POST

@@ -57,7 +57,7 @@ def test_dashboard_hides_other_cohorts(teacher_client, quiz, other_teacher):
 
 def test_dashboard_queries_when_warm(teacher_client, quiz, django_assert_num_queries):
     teacher_client.get(reverse("assessments:dashboard"))  # fills the cohort cache
-    with django_assert_num_queries(2):  # the user, my attempts
+    with django_assert_num_queries(1):  # my attempts (the user is cached too)
         teacher_client.get(reverse("assessments:dashboard"))
 
 
@@ -104,7 +104,7 @@ def test_take_page_and_fragment(teacher_client, attempt, quiz):
 def test_take_page_queries(teacher_client, attempt, django_assert_num_queries):
     url = reverse("assessments:take", args=[attempt.pk])
     teacher_client.get(url)  # the question content is cached from here on
-    with django_assert_num_queries(3):  # the user, the attempt, its answers
+    with django_assert_num_queries(2):  # the attempt, its answers
         teacher_client.get(url)
 
 
@@ -153,16 +153,16 @@ def test_save_without_htmx_goes_to_the_next_question(teacher_client, attempt, qu
     assert response.url == reverse("assessments:take", args=[attempt.pk]) + "?q=2"
 
 
-def test_save_budget_is_three_queries_at_most(
+def test_save_budget_is_two_queries_at_most(
     teacher_client, attempt, quiz, django_assert_num_queries
 ):
     url = answer_url(attempt, quiz.q["likert"])
     teacher_client.post(url, {"value": 1}, **HTMX)  # warms the session, content and meta caches
-    with django_assert_num_queries(2):  # the user; the one upsert statement
+    with django_assert_num_queries(1):  # the one upsert statement; the user is cached
         response = teacher_client.post(url, {"value": 2}, **HTMX)
     assert response.status_code == 200
     cache.delete(selectors.attempt_meta_key(attempt.pk))
-    with django_assert_num_queries(3):  # the user; the attempt; the upsert
+    with django_assert_num_queries(2):  # the attempt; the upsert
         teacher_client.post(url, {"value": 3}, **HTMX)
     assert Answer.objects.get().value == 3
 
@@ -313,7 +313,7 @@ def test_results_dashboard_is_cached_and_refreshed_after_submits(
 ):  # fmt: skip
     url = reverse("assessments:results-detail", args=[quiz.pk])
     staff_client.get(url)
-    with django_assert_num_queries(2):  # the user, the assessment: the summary is cached
+    with django_assert_num_queries(1):  # the assessment: the user and the summary are cached
         staff_client.get(url)
     settings.ASSESSMENTS_RESULTS_REFRESH_SECONDS = 0
     with django_capture_on_commit_callbacks(execute=True):
@@ -333,7 +333,7 @@ def test_a_stale_results_entry_is_served_while_another_process_recomputes(
         attempt = services.attempt_start(user=teacher, assessment_id=quiz.pk)
         services.attempt_submit(attempt_id=attempt.pk, user=teacher)
     cache.add(f"{selectors.results_cache_key(quiz)}:lock", 1, 30)  # held by someone else
-    with django_assert_num_queries(2):  # no recompute: the previous figures
+    with django_assert_num_queries(1):  # no recompute: the previous figures
         assert "0 submissions" in body(staff_client.get(url))
 
 
