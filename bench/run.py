@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import runpy
 import shutil
 import signal
 import subprocess
@@ -175,7 +176,7 @@ def _meta(sizes: Sizes, stack: Stack, seconds: float) -> dict:
         "stack": (
             f"PostgreSQL {pg_version} ({embedded}, synchronous_commit={sync_commit}), "
             f"Valkey {valkey.get('valkey_version') or valkey.get('redis_version')}, "
-            f"gunicorn {web_processes} gthread workers x {os.environ.get('GUNICORN_THREADS', 8)}"
+            f"gunicorn {web_processes} gthread workers x {_gunicorn_setting('threads')}"
             f" threads, psycopg pool max {pool['max_size']} per process, DEBUG off"
         ),
         "generators": "wrk (1 thread, Lua; closed loop), Python threads (open loop, scheduled "
@@ -192,6 +193,11 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def _gunicorn_setting(name: str):
+    """As the web server read it: the same file, in the same environment."""
+    return runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))[name]
 
 
 def _git_commit() -> str:

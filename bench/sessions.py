@@ -5,7 +5,7 @@ bench measures, so it writes the sessions Django's login would have written, str
 the session table, and hands the cookies and CSRF tokens to the load generator. The server
 reads them exactly as it reads real ones. Like a login with the cached_db engine, each
 session is written to the cache as well as to the table, so the first save of a teacher
-finds it there, as after a real login.
+finds it there, as after a real login; so is the user, as the first page after it leaves it.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from django.core.cache import caches
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from apps.accounts.backends import user_cache_key
+
 SESSION_PREFIX = "bench"  # lets a later run delete exactly the sessions the bench made
 SESSION_KEY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"  # Django's own alphabet
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def csrf_secret() -> str:
@@ -33,6 +34,7 @@ def csrf_secret() -> str:
 
 def sessions_create(*, users: Iterable) -> list[tuple[str, str]]:
     """One logged-in session per user: [(session key, CSRF secret)], in the users' order."""
+    users = list(users)
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     expires = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
     rows, pairs, cached = [], [], {}
@@ -40,18 +42,27 @@ def sessions_create(*, users: Iterable) -> list[tuple[str, str]]:
         key = SESSION_PREFIX + get_random_string(32 - len(SESSION_PREFIX), SESSION_KEY_CHARS)
         data = {
             SESSION_KEY: str(user.pk),
-            BACKEND_SESSION_KEY: MODEL_BACKEND,
+            BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],  # as login() records
             HASH_SESSION_KEY: user.get_session_auth_hash(),
         }
         rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expires))
         pairs.append((key, csrf_secret()))
         cached[store.cache_key_prefix + key] = data
     Session.objects.bulk_create(rows, batch_size=5000)
-    session_cache = caches[settings.SESSION_CACHE_ALIAS]
-    items = list(cached.items())
-    for start in range(0, len(items), 1000):
-        session_cache.set_many(dict(items[start : start + 1000]), settings.SESSION_COOKIE_AGE)
+    _cache_in_chunks(caches[settings.SESSION_CACHE_ALIAS], cached, settings.SESSION_COOKIE_AGE)
+    # A teacher who saves or submits has loaded a page since signing in, which cached the user.
+    _cache_in_chunks(
+        caches["default"],
+        {user_cache_key(user.pk): user for user in users},
+        settings.ACCOUNTS_USER_CACHE_TTL,
+    )
     return pairs
+
+
+def _cache_in_chunks(cache, items: dict, timeout: int) -> None:
+    pairs = list(items.items())
+    for start in range(0, len(pairs), 1000):
+        cache.set_many(dict(pairs[start : start + 1000]), timeout)
 
 
 def sessions_delete_previous() -> int:
