@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.complaints import selectors, services
 from apps.complaints.forms import StatusActionForm
 from apps.complaints.models import (
+    TEXT_SEARCH_FIELDS,
     Act,
     Category,
     Complaint,
@@ -132,7 +133,7 @@ class ComplaintAdmin(admin.ModelAdmin):
         "received_at",
     ]
     list_select_related = ["category", "sector", "act", "assigned_to", "triage_job"]
-    search_fields = ["=reference", "description", "contact_name", "contact_email"]
+    search_fields = ["=reference", *TEXT_SEARCH_FIELDS]
     date_hierarchy = "received_at"
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts would scan 100,000 rows per filter

@@ -5,10 +5,15 @@
 import re
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
+
+# Officers search complaints by these (and by exact reference); each has a trigram index.
+TEXT_SEARCH_FIELDS = ("description", "contact_name", "contact_email")
 
 
 class Category(models.Model):
@@ -185,6 +190,15 @@ class Complaint(models.Model):
                 fields=["due_at"], name="complaint_open_due", condition=~Q(status="closed")
             ),
             models.Index(fields=["contact_email"], name="complaint_contact_email"),
+            # The admin's search is `UPPER(reference) = UPPER(term)` OR-ed with
+            # `UPPER(field) LIKE UPPER('%term%')` over the text fields: indexes on exactly
+            # those expressions (a trigram one for each text field) turn a scan of every
+            # complaint into bitmap index scans; one unindexed branch would undo them all.
+            models.Index(Upper("reference"), name="complaint_reference_upper"),
+            *(
+                GinIndex(OpClass(Upper(field), name="gin_trgm_ops"), name=f"complaint_{field}_trgm")
+                for field in TEXT_SEARCH_FIELDS
+            ),
         ]
 
     def __str__(self) -> str:

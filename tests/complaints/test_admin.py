@@ -2,12 +2,19 @@ import csv
 
 import pytest
 from django.contrib.admin.sites import site
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.complaints.models import Category, Complaint, ComplaintEvent, Sector, TriageJob
+from apps.complaints.models import (
+    TEXT_SEARCH_FIELDS,
+    Category,
+    Complaint,
+    ComplaintEvent,
+    Sector,
+    TriageJob,
+)
 from apps.complaints.services import ERR_OUTCOME_REQUIRED, complaint_file
 from apps.sync.models import OutboxEvent
 from tests.accounts.factories import TEST_PASSWORD, TeacherFactory
@@ -56,6 +63,24 @@ def test_the_changelist_runs_a_constant_number_of_queries(
         assert client.get(CHANGELIST).status_code == 200
 
 
+def test_text_search_can_use_the_indexes(rf, officer):
+    """The admin's own search query matches the indexed expressions: with plain scans off,
+    PostgreSQL answers it from the reference index and the three trigram indexes. (On a
+    tiny test table it would rightly prefer a scan; on 100,000 complaints a scan took over
+    500 ms.)"""
+    request = rf.get(CHANGELIST, {"q": "pothole"})
+    request.user = officer
+    model_admin = site._registry[Complaint]
+    found, _ = model_admin.get_search_results(request, Complaint.objects.all(), "pothole")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
+        plan = found.explain()
+    assert "Seq Scan" not in plan
+    assert "complaint_reference_upper" in plan
+    for field in TEXT_SEARCH_FIELDS:
+        assert f"complaint_{field}_trgm" in plan
+
+
 def test_officers_filter_and_search(client, officer):
     client.force_login(officer)
     [mine] = make(1, assigned_to=officer)
@@ -77,6 +102,8 @@ def test_officers_filter_and_search(client, officer):
     }
     assert listed(f"?q={failed.reference}") == {failed.reference}
     assert listed(f"?q={failed.contact_email}") == {failed.reference}
+    [lamp] = make(1, description="The streetlight by the Pune bus stand has been dark a week.")
+    assert listed("?q=STREETLIGHT+by") == {lamp.reference}  # any case, any part of the text
     body = client.get(CHANGELIST + "?overdue=yes").content.decode()
     assert "complaint-overdue" in body
 
