@@ -4,9 +4,10 @@ Every authenticated request loads its user; on the answer-save path that SELECT 
 the two SQL statements and a good part of the CPU. The user row changes rarely, and every
 change drops the cached copy once committed (`user_cache_forget_on_commit`): saves and
 deletes through the ORM by the receiver connected in apps.py, the teacher import's bulk
-upsert explicitly. Session verification is unchanged:
-Django still compares the session's hash with the (cached) user's password hash, and a
-password change saves the user, so old sessions end at once.
+upsert explicitly. Session verification is unchanged: Django still compares the session's
+hash with the (cached) user's password hash, and a password change saves the user, so old
+sessions end at once. The cached row includes that password hash: the cache is as private
+as the database (README, Deploying).
 """
 
 from django.conf import settings
