@@ -165,12 +165,17 @@ def attempt_answers(*, attempt: Attempt) -> dict[int, Answer]:
 
 
 def attempt_resume_position(*, content: AssessmentContent, answers: dict[int, Answer]) -> int:
-    """The position of the last question answered (1 when none)."""
-    if not answers:
+    """The position of the last question answered (1 when none). A save that cleared an
+    answer (or only flagged the question) leaves its row unanswered: it does not count."""
+    answered = [
+        answer
+        for answer in answers.values()
+        if answer.answered and answer.question_id in content.by_id
+    ]
+    if not answered:
         return 1
-    last = max(answers.values(), key=lambda answer: answer.saved_at)
-    question = content.by_id.get(last.question_id)
-    return question.position if question else 1
+    last = max(answered, key=lambda answer: answer.saved_at)
+    return content.by_id[last.question_id].position
 
 
 def seconds_left(*, deadline: datetime, now: datetime) -> int:

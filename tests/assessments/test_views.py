@@ -119,6 +119,16 @@ def test_take_resumes_at_the_last_answer_with_answers_in_place(teacher_client, a
     assert 'class="map-cell answered flagged"' in page
 
 
+def test_take_resumes_at_the_last_answer_not_at_a_cleared_one(teacher_client, attempt, quiz):
+    save(attempt, quiz.q["likert"], value=4)
+    save(attempt, quiz.q["text"], text="Paris")
+    save(attempt, quiz.q["text"], text="")  # the latest save clears question 4
+    save(attempt, quiz.q["single"], flagged="on")  # flagged, never answered
+    page = body(teacher_client.get(reverse("assessments:take", args=[attempt.pk])))
+    assert 'id="q-3" data-position="3">' in page  # the likert item, the last one answered
+    assert 'id="q-4" data-position="4" hidden>' in page
+
+
 def test_another_teachers_attempt_is_404_everywhere(client, attempt, quiz, other_teacher):
     client.force_login(other_teacher)
     for name in ("take", "review", "result"):
