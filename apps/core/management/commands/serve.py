@@ -8,6 +8,7 @@ and brings the rest down, so a broken worker is never hidden behind a healthy we
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,17 +23,51 @@ STOP_TIMEOUT_SECONDS = 20
 CATCH_UP_COMMANDS = ("submit_expired_attempts", "requeue_triage", "sync_reconcile")
 
 
+def default_bind() -> str:
+    """One documented way to choose the address: GUNICORN_BIND, or PORT on loopback."""
+    if os.environ.get("GUNICORN_BIND"):
+        return os.environ["GUNICORN_BIND"]
+    return f"127.0.0.1:{os.environ.get('PORT') or 8000}"
+
+
+def ensure_bind_free(bind: str) -> None:
+    """Refuse a taken port with one line that says how to pick another, before gunicorn
+    would loop on "Address already in use"."""
+    host, _, port = bind.rpartition(":")
+    if not port.isascii() or not port.isdigit():
+        raise CommandError(f"--bind {bind!r} is not host:port (e.g. 127.0.0.1:8000).")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # gunicorn sets SO_REUSEADDR too: a port in TIME_WAIT is free for it, and for us.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            raise CommandError(
+                f"Cannot listen on {host} port {port}: {error.strerror}. Is another "
+                f"`make run` up? Choose another port: make run PORT={int(port) + 1} "
+                f"(or GUNICORN_BIND=host:port)."
+            ) from None
+
+
 class Command(BaseCommand):
     help = "Run web + worker (and embedded PostgreSQL/Valkey when no URLs are set)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--bind", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--bind",
+            default=default_bind(),
+            help="address:port for the web server (default: $GUNICORN_BIND, else "
+            "127.0.0.1:$PORT, else 127.0.0.1:8000)",
+        )
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--rq-workers", type=int, default=1)
         parser.add_argument("--no-demo", action="store_true", help="skip seed_demo")
 
     def handle(self, *args, **options):
         self._stopping = False
+        ensure_bind_free(options["bind"])  # before minutes of start-up, not after
         services = None
         if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
             data_dir = Path(os.environ.get("CROWDPROOF_DATA_DIR", settings.BASE_DIR / ".data"))
