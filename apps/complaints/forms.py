@@ -173,10 +173,9 @@ class StatusForm(forms.Form):
 
 class DashboardFilterForm(forms.Form):
     PERIODS = [(7, _("7 days")), (30, _("30 days")), (90, _("90 days")), (365, _("1 year"))]
+    DEFAULT_DAYS = 30
 
-    days = forms.TypedChoiceField(
-        label=_("Period"), choices=PERIODS, coerce=int, required=False, empty_value=30
-    )
+    days = forms.TypedChoiceField(label=_("Period"), choices=PERIODS, coerce=int)
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=Category.objects.all(), to_field_name="code", required=False
     )
@@ -187,10 +186,18 @@ class DashboardFilterForm(forms.Form):
         label=_("Status"), choices=[("", _("All")), *Complaint.Status.choices], required=False
     )
 
+    def __init__(self, data, **kwargs):
+        # The select must show the period the figures are computed for: an absent or empty
+        # `days` is bound as the default, not left for the browser to show its first option.
+        data = data.copy()
+        if not data.get("days"):
+            data["days"] = str(self.DEFAULT_DAYS)
+        super().__init__(data, **kwargs)
+
     def filters(self) -> dict:
         data = self.cleaned_data
         return {
-            "days": data.get("days") or 30,
+            "days": data["days"],
             "category": data["category"].code if data.get("category") else "",
             "sector": data["sector"].code if data.get("sector") else "",
             "status": data.get("status") or "",

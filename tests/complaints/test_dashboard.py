@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -106,3 +108,11 @@ def test_a_bad_filter_is_a_400_with_a_message(client, officer):
     response = client.get(URL + "?days=7&category=nope", HTTP_HX_REQUEST="true")
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
+
+
+@pytest.mark.parametrize(("query", "selected"), [("", "30"), ("?days=", "30"), ("?days=90", "90")])
+def test_the_period_select_shows_the_period_the_figures_are_for(client, officer, query, selected):
+    client.force_login(officer)
+    page = client.get(URL + query).content.decode()
+    period = re.search(r'<select name="days".*?</select>', page, re.S).group()
+    assert re.findall(r'<option value="(\d+)" selected>', period) == [selected]
