@@ -69,12 +69,13 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(
 
 def test_two_workers_share_the_cooldown_after_a_429(settings, fake_remote_process, workers):
     remote = fake_remote_process
-    # Calls spaced 1/3 s apart: the other worker's next call cannot already be on the wire
-    # when the 429 arrives (no limiter can stop a call sent before the 429 was seen).
     env = configure(settings, remote, SYNC_DRAIN_JOBS=2)
     env["SYNC_RECORDS_RATE_PER_SECOND"] = "3"
     # The next call gets 429 with Retry-After: 2, and the remote refuses every call in those
-    # 2 s: a worker that ignored the shared cooldown would collect a second 429.
+    # 2 s. A worker makes one call at a time, so each can have at most one call already on
+    # the wire when the first 429 is seen (no limiter can recall a call it has sent): with
+    # the cooldown shared, at most one 429 per worker, however slow the machine. A worker
+    # that ignored it would keep the limiter's pace (3/s) through the 2 s and collect ~6.
     remote.control(limit_next=1, block_seconds=2, retry_after=True)
     workers.extend(start_worker(env, "high") for _ in range(2))
     with transaction.atomic():
@@ -82,7 +83,8 @@ def test_two_workers_share_the_cooldown_after_a_429(settings, fake_remote_proces
             publish(key=f"attempt:{number}")
     wait_until(lambda: delivered() == 12, "12 deliveries")
     stats = remote.stats()
-    assert (stats["rate_limited"], stats["records"], stats["duplicates"]) == (1, 12, 0)
+    assert 1 <= stats["rate_limited"] <= len(workers)
+    assert (stats["records"], stats["duplicates"]) == (12, 0)
 
 
 def test_four_workers_drain_500_submissions_at_the_remote_limit(
