@@ -16,11 +16,15 @@ from apps.accounts.models import Batch, District, User
 
 TEACHER_CSV_REQUIRED = ("employee_id", "first_name", "last_name", "email", "district")
 TEACHER_CSV_OPTIONAL = ("batch",)
+# What a re-import overwrites (employee_id is the key); the optional columns only when present.
+TEACHER_CSV_UPDATED = ("first_name", "last_name", "email", "district")
 
 ERR_HEADER_MISSING = "The CSV header is missing required column(s): {columns}."
 ERR_HEADER_UNKNOWN = "The CSV header has unknown column(s): {columns}."
 ERR_HEADER_EMPTY = "The file is empty: expected a header row with {columns}."
 ERR_ENCODING = "The file is not valid UTF-8 text."
+ERR_MALFORMED = "The file is not a readable CSV (line {line}: {error})."
+ERR_NUL = "{column} contains a NUL character"
 ERR_MISSING_VALUE = "missing {column}"
 ERR_TOO_LONG = "{column} is longer than {limit} characters"
 ERR_BAD_EMAIL = "invalid email {value!r}"
@@ -109,8 +113,9 @@ def _taken_usernames(employee_ids: list[str]) -> set[str]:
     return taken
 
 
-def teachers_parse(*, file: TextIO) -> tuple[list[_TeacherRow], list[RowError]]:
-    """Read and validate every row; return the good rows and a report of the bad ones."""
+def teachers_parse(*, file: TextIO) -> tuple[list[_TeacherRow], list[RowError], list[str]]:
+    """Read and validate every row; return the good rows, a report of the bad ones and the
+    header's columns."""
     reader = csv.reader(file)
     try:
         header = _read_header(reader)
@@ -130,6 +135,8 @@ def teachers_parse(*, file: TextIO) -> tuple[list[_TeacherRow], list[RowError]]:
             for column in TEACHER_CSV_REQUIRED:
                 if not record.get(column):
                     problems.append(ERR_MISSING_VALUE.format(column=column))
+            # PostgreSQL text cannot hold NUL: refuse the row instead of failing the chunk.
+            problems.extend(ERR_NUL.format(column=c) for c, v in record.items() if "\x00" in v)
             for column, limit in _LIMITS.items():
                 if len(record.get(column, "")) > limit:
                     problems.append(ERR_TOO_LONG.format(column=column, limit=limit))
@@ -166,6 +173,8 @@ def teachers_parse(*, file: TextIO) -> tuple[list[_TeacherRow], list[RowError]]:
             )
     except UnicodeDecodeError:
         raise TeacherImportError(ERR_ENCODING) from None
+    except csv.Error as error:  # e.g. a field over csv's size limit
+        raise TeacherImportError(ERR_MALFORMED.format(line=reader.line_num, error=error)) from None
 
     taken = _taken_usernames([row.employee_id for row in rows])
     if taken:
@@ -176,10 +185,12 @@ def teachers_parse(*, file: TextIO) -> tuple[list[_TeacherRow], list[RowError]]:
         )
         errors.sort(key=lambda error: error.line)
         rows = [row for row in rows if row.employee_id not in taken]
-    return rows, errors
+    return rows, errors, header
 
 
-def _upsert_teachers(rows: list[_TeacherRow], password_hash: str | None) -> int:
+def _upsert_teachers(
+    rows: list[_TeacherRow], password_hash: str | None, update_fields: list[str]
+) -> int:
     """INSERT ... ON CONFLICT (employee_id) DO UPDATE for one chunk; returns how many were new."""
     ids = [row.employee_id for row in rows]
     existing = dict(User.objects.filter(employee_id__in=ids).values_list("employee_id", "pk"))
@@ -201,7 +212,7 @@ def _upsert_teachers(rows: list[_TeacherRow], password_hash: str | None) -> int:
         ],
         update_conflicts=True,
         unique_fields=["employee_id"],
-        update_fields=["first_name", "last_name", "email", "district", "batch"],
+        update_fields=update_fields,
     )
     # The upsert bypasses save() and its signals; signed-in teachers must see a new district
     # or batch at once.
@@ -225,7 +236,7 @@ def teachers_import(
     Rows are upserted in chunks, one transaction per chunk, or all in one with `atomic`.
     New teachers get `initial_password` (hashed once, shared) or an unusable password.
     """
-    rows, errors = teachers_parse(file=file)
+    rows, errors, header = teachers_parse(file=file)
     result = TeacherImportResult(total_rows=len(rows) + len(errors), errors=errors, dry_run=dry_run)
     if errors and not skip_invalid:
         return result
@@ -236,11 +247,15 @@ def teachers_import(
         return result
 
     password_hash = make_password(initial_password) if initial_password else None
+    # An optional column the file leaves out keeps what teachers have; an empty cell in a
+    # column that is there clears the value.
+    optional = [column for column in TEACHER_CSV_OPTIONAL if column in header]
+    update_fields = [*TEACHER_CSV_UPDATED, *optional]
     chunks = [rows[i : i + chunk_size] for i in range(0, len(rows), chunk_size)]
     with transaction.atomic(durable=True) if atomic else nullcontext():
         for chunk in chunks:
             with transaction.atomic():
-                created = _upsert_teachers(chunk, password_hash)
+                created = _upsert_teachers(chunk, password_hash, update_fields)
             result.created += created
             result.updated += len(chunk) - created
             if progress:

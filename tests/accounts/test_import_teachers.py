@@ -8,6 +8,7 @@ from apps.accounts.services import (
     ERR_BAD_EMAIL,
     ERR_DUPLICATE_ID,
     ERR_HEADER_MISSING,
+    ERR_NUL,
     ERR_UNKNOWN_DISTRICT,
     teachers_import,
 )
@@ -73,6 +74,17 @@ def test_reimport_updates_and_never_duplicates(tmp_path):
         "asha.patil@example.org",
         "Nagpur",
     )
+
+
+def test_reimport_without_the_batch_column_keeps_batches_an_empty_cell_clears(tmp_path):
+    run(write_csv(tmp_path, HEADER + "P001,Asha,Kulkarni,asha@example.org,Pune,2026-A\n"))
+    no_batch = "employee_id,first_name,last_name,email,district\n"
+    run(write_csv(tmp_path, no_batch + "P001,Asha,Patil,asha@example.org,Pune\n", name="b.csv"))
+    asha = User.objects.get(employee_id="P001")
+    assert (asha.last_name, asha.batch.name) == ("Patil", "2026-A")
+    run(write_csv(tmp_path, HEADER + "P001,Asha,Patil,asha@example.org,Pune,\n", name="c.csv"))
+    asha.refresh_from_db()
+    assert asha.batch is None
 
 
 def test_bad_rows_are_all_named_by_line_and_nothing_is_imported(tmp_path):
@@ -146,6 +158,24 @@ def test_non_utf8_file_and_missing_file_are_clear_errors(tmp_path):
         run(str(path))
     with pytest.raises(CommandError, match="Cannot open"):
         run(str(tmp_path / "missing.csv"))
+
+
+def test_a_directory_and_an_oversized_field_are_clear_errors(tmp_path):
+    with pytest.raises(CommandError, match="Cannot open"):
+        run(str(tmp_path))
+    path = write_csv(tmp_path, HEADER + "P001,Asha," + "x" * 200_000 + ",a@example.org,Pune,\n")
+    with pytest.raises(CommandError, match="not a readable CSV \\(line 2: field larger"):
+        run(path)
+
+
+def test_a_nul_character_is_a_row_error_not_a_database_error(tmp_path):
+    path = write_csv(tmp_path, HEADER + "P001,As\x00ha,Kulkarni,asha@example.org,Pune,\n")
+    with pytest.raises(CommandError, match="nothing was imported"):
+        run(path)
+    with open(path, encoding="utf-8") as handle:
+        result = teachers_import(file=handle)
+    assert result.errors[0].problems == [ERR_NUL.format(column="first_name")]
+    assert not User.objects.filter(employee_id="P001").exists()
 
 
 def test_dry_run_counts_without_writing(tmp_path):
