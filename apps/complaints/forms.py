@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.complaints.models import Category, Complaint, Sector
 from apps.complaints.services import attachment_sniff
+from apps.core.input import AsciiDateField, model_max_length
 
 ERR_CONTACT_OR_ANONYMOUS = _("Give a way to contact you, or tick “File anonymously”.")
 ERR_FUTURE_DATE = _("The incident date cannot be in the future.")
@@ -69,17 +70,25 @@ class ComplaintForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text=_("Who was involved, what they did or asked for, when and where."),
     )
-    incident_date = forms.DateField(
+    # Limits come from the columns: a longer value is refused here with a message, never by
+    # PostgreSQL with a 500 that loses what the complainant typed.
+    incident_date = AsciiDateField(
         label=_("When did it happen?"), required=False, widget=forms.DateInput({"type": "date"})
     )
-    incident_place = forms.CharField(label=_("Where?"), max_length=200, required=False)
+    incident_place = forms.CharField(
+        label=_("Where?"), max_length=model_max_length(Complaint, "incident_place"), required=False
+    )
     anonymous = forms.BooleanField(label=_("File anonymously"), required=False)
-    contact_name = forms.CharField(label=_("Your name"), max_length=150, required=False)
-    contact_email = forms.EmailField(label=_("Email"), required=False)
+    contact_name = forms.CharField(
+        label=_("Your name"), max_length=model_max_length(Complaint, "contact_name"), required=False
+    )
+    contact_email = forms.EmailField(
+        label=_("Email"), max_length=model_max_length(Complaint, "contact_email"), required=False
+    )
     contact_phone = forms.RegexField(
         label=_("Phone"),
         regex=r"^\+?[0-9 ()-]{6,30}$",
-        max_length=30,
+        max_length=model_max_length(Complaint, "contact_phone"),
         required=False,
         error_messages={"invalid": _("Enter a phone number (digits, spaces, + and -).")},
     )
@@ -164,7 +173,7 @@ class ComplaintForm(forms.Form):
 class StatusForm(forms.Form):
     reference = forms.RegexField(
         label=_("Reference"),
-        regex=r"^\s*[Cc][Pp]-\d{4}-\d{6}\s*$",
+        regex=r"^\s*[Cc][Pp]-[0-9]{4}-[0-9]{6}\s*$",  # ASCII digits only, not \d
         max_length=30,
         error_messages={"invalid": _("A reference looks like CP-2026-000123.")},
     )
@@ -177,10 +186,18 @@ class DashboardFilterForm(forms.Form):
 
     days = forms.TypedChoiceField(label=_("Period"), choices=PERIODS, coerce=int)
     category = forms.ModelChoiceField(
-        label=_("Category"), queryset=Category.objects.all(), to_field_name="code", required=False
+        label=_("Category"),
+        queryset=Category.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label=_("All"),
     )
     sector = forms.ModelChoiceField(
-        label=_("Sector"), queryset=Sector.objects.all(), to_field_name="code", required=False
+        label=_("Sector"),
+        queryset=Sector.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label=_("All"),
     )
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("All")), *Complaint.Status.choices], required=False

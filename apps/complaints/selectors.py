@@ -3,7 +3,7 @@
 import hashlib
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -196,6 +196,24 @@ def _label(name: str | None) -> str:
     return name if len(name) <= CHART_LABEL_CHARS else name[: CHART_LABEL_CHARS - 1] + "…"
 
 
+def _every_period(rows, *, since, now, weekly: bool) -> list[tuple[str, int]]:
+    """A bar for every day (or week) of the period, 0 where nothing was filed: a missing
+    bar would read as a gap in the axis rather than a quiet day."""
+    counts = {}
+    for row in rows:
+        start = row["day"]
+        counts[start.date() if isinstance(start, datetime) else start] = row["n"]
+    step = timedelta(days=7 if weekly else 1)
+    period = timezone.localdate(since)
+    if weekly:
+        period -= timedelta(days=period.weekday())  # weeks start on Monday, as TruncWeek's
+    bars = []
+    while period <= timezone.localdate(now):
+        bars.append((period.strftime("%d %b"), counts.get(period, 0)))
+        period += step
+    return bars
+
+
 def _dashboard_compute(filters: dict) -> dict:
     now = timezone.now()
     since = now - timedelta(days=filters["days"])
@@ -226,7 +244,7 @@ def _dashboard_compute(filters: dict) -> dict:
     )
     finished = totals["finished"]
     return {
-        "per_day": [(row["day"].strftime("%d %b"), row["n"]) for row in per_day],
+        "per_day": _every_period(per_day, since=since, now=now, weekly=trunc is TruncWeek),
         "by_status": [(labels.get(row["status"], row["status"]), row["n"]) for row in by_status],
         "by_category": [(_label(row["category__name"]), row["n"]) for row in by_category],
         "by_sector": [(_label(row["sector__name"]), row["n"]) for row in by_sector],

@@ -1,11 +1,14 @@
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.complaints.models import Category, TriageJob
+from apps.complaints.selectors import dashboard_stats
 from apps.complaints.services import complaint_assign
 from tests.accounts.factories import TEST_PASSWORD, TeacherFactory
 from tests.complaints.factories import ComplaintFactory, TriageJobFactory
@@ -116,3 +119,14 @@ def test_the_period_select_shows_the_period_the_figures_are_for(client, officer,
     page = client.get(URL + query).content.decode()
     period = re.search(r'<select name="days".*?</select>', page, re.S).group()
     assert re.findall(r'<option value="(\d+)" selected>', period) == [selected]
+
+
+@pytest.mark.parametrize(("days", "bars"), [(7, {8}), (30, {31}), (365, {53, 54})])
+def test_every_day_or_week_of_the_period_has_a_bar(reference_data, days, bars):
+    ComplaintFactory(received_at=timezone.now() - timedelta(days=3))
+    ComplaintFactory()
+    filters = {"days": days, "category": "", "sector": "", "status": ""}
+    per_day = dashboard_stats(filters=filters)["per_day"]
+    assert len(per_day) in bars  # both ends included; a year is 53 or 54 Monday-weeks
+    assert sum(n for _, n in per_day) == 2
+    assert 1 <= sum(1 for _, n in per_day if n) <= 2
