@@ -13,6 +13,7 @@ from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404
 
 from apps.assessments.models import Answer, Assessment, Assignment, Attempt, Question
+from apps.core.input import BIGINT_MAX, parse_int
 
 DASHBOARD_GENERATION_KEY = "assessments:dashboard-generation"
 RESULTS_LOCK_SECONDS = 30
@@ -377,11 +378,11 @@ def results_assessments():
 
 
 # --- Export -----------------------------------------------------------------------------
-def _answer_cell(answer: Answer, choice_text: dict[int, str]) -> str:
+def _answer_cell(answer: Answer, choice_text: dict[int, str]) -> str | int:
     if answer.choice_ids:
         return "; ".join(choice_text.get(pk, str(pk)) for pk in answer.choice_ids)
     if answer.value is not None:
-        return str(answer.value)
+        return answer.value  # a number, not text: the CSV writer leaves it as it is
     return answer.text
 
 
@@ -420,7 +421,7 @@ def results_export(*, assessment: Assessment, chunk_size: int = 2000) -> tuple[l
 def _export_chunk(chunk, categories, choice_text, position, content) -> Iterator[list]:
     if not chunk:
         return
-    answers: dict[int, dict[int, str]] = defaultdict(dict)
+    answers: dict[int, dict[int, str | int]] = defaultdict(dict)
     for answer in Answer.objects.filter(attempt__in=[a.pk for a in chunk], answered=True):
         answers[answer.attempt_id][position.get(answer.question_id)] = _answer_cell(
             answer, choice_text
@@ -446,11 +447,15 @@ def _export_chunk(chunk, categories, choice_text, position, content) -> Iterator
         ]
 
 
-def _plain(value: Decimal | None):
-    return "" if value is None else format(value.normalize(), "f")  # 10.00 -> "10"
+def _plain(value: Decimal | None) -> Decimal | str:
+    # 10.00 -> 10, still a number (a negative score is not a formula to neutralise).
+    return "" if value is None else Decimal(format(value.normalize(), "f"))
 
 
 def assessment_by_ref(ref: str) -> Assessment | None:
     """An assessment by id or slug (management commands)."""
-    lookup = {"pk": int(ref)} if ref.isdigit() else {"slug": ref}
+    try:
+        lookup = {"pk": parse_int(ref, minimum=1, maximum=BIGINT_MAX)}
+    except ValueError:  # "²" passes isdigit() but not int(): a slug, never a crash
+        lookup = {"slug": ref}
     return Assessment.objects.filter(**lookup).first()

@@ -28,6 +28,7 @@ from apps.assessments.models import (
     Question,
     ScoreBand,
 )
+from apps.core.input import BIGINT_MAX, SMALLINT_MAX, parse_int
 from apps.sync.services import outbox_event_record
 
 ERR_NOT_AVAILABLE = "This assessment is not open for you."
@@ -39,10 +40,12 @@ ERR_DEADLINE_PASSED = (
 )
 ERR_ALREADY_SUBMITTED = "This attempt has been submitted; answers can no longer change."
 ERR_UNKNOWN_QUESTION = "This question is not part of the assessment."
-ERR_NOT_A_NUMBER = "The field {field} must be a whole number."
+ERR_NOT_A_NUMBER = "The field {field} must be a whole number (digits 0-9)."
+ERR_ATTEMPT_NUMBER = "The attempt number must be from 1 to {high}."
 ERR_ONE_CHOICE = "Choose one answer only."
 ERR_FOREIGN_CHOICE = "That choice does not belong to this question."
 ERR_LIKERT_RANGE = "Give a value from {low} to {high}."
+ERR_TEXT_NUL = "The answer contains a null character, which cannot be saved."
 ERR_TEXT_TOO_LONG = "The answer is longer than {limit} characters."
 ERR_WRONG_FIELD = "This question does not take the field {field}."
 ERR_WINDOW = "The window must close after it opens."
@@ -205,6 +208,8 @@ def attempt_start(
 ) -> Attempt:
     """Idempotent: starting attempt `number` again returns that attempt, whatever its state,
     so a double click, two tabs or a replayed POST never create a second one."""
+    if not 1 <= number <= SMALLINT_MAX:
+        raise AnswerInvalid(ERR_ATTEMPT_NUMBER.format(high=SMALLINT_MAX))
     now = now or timezone.now()
     existing = Attempt.objects.filter(user=user, assessment_id=assessment_id, number=number).first()
     if existing:
@@ -218,8 +223,9 @@ def attempt_start(
     if running:
         return running
     taken = mine.count()
-    if number <= taken:  # a concurrent start created it after our first look
-        return mine.get(number=number)
+    concurrent = mine.filter(number=number).first() if number <= taken else None
+    if concurrent:  # a concurrent start created it after our first look
+        return concurrent
     if taken >= assessment.max_attempts:
         raise AttemptRefused(ERR_NO_ATTEMPTS_LEFT)
     if number != taken + 1:
@@ -267,11 +273,21 @@ class CleanAnswer:
         return bool(self.choice_ids) or self.value is not None or bool(self.text)
 
 
-def _ints(data: QueryDict, name: str) -> list[int]:
+def _int(value: str, name: str) -> int:
+    """ASCII digits only (apps.core.input): fullwidth or Arabic-Indic digits are refused."""
     try:
-        return [int(value) for value in data.getlist(name) if value != ""]
+        return parse_int(value, minimum=-BIGINT_MAX, maximum=BIGINT_MAX)
     except ValueError:
         raise AnswerInvalid(ERR_NOT_A_NUMBER.format(field=name)) from None
+
+
+def _ints(data: QueryDict, name: str) -> list[int]:
+    return [_int(value, name) for value in data.getlist(name) if value != ""]
+
+
+def attempt_number_parse(value: str) -> int:
+    """The attempt number a teacher asks to start, from the posted form."""
+    return _int(value, "number")
 
 
 def answer_clean(*, question: selectors.QuestionContent, data: QueryDict) -> CleanAnswer:
@@ -297,6 +313,8 @@ def answer_clean(*, question: selectors.QuestionContent, data: QueryDict) -> Cle
         value = values[0] if values else None
     else:
         text = data.get(expected, "").strip()
+        if "\x00" in text:  # PostgreSQL text cannot hold it
+            raise AnswerInvalid(ERR_TEXT_NUL)
         if len(text) > settings.ASSESSMENTS_TEXT_MAX_LENGTH:
             raise AnswerInvalid(
                 ERR_TEXT_TOO_LONG.format(limit=settings.ASSESSMENTS_TEXT_MAX_LENGTH)

@@ -17,6 +17,7 @@ from django_ratelimit.decorators import ratelimit
 
 from apps.assessments import selectors, services
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Assessment
+from apps.core.input import INTEGER_MAX, parse_int
 
 LIKERT_SCALE = list(
     zip(
@@ -69,12 +70,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def start(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
-    number = request.POST.get("number", "1")
     try:
-        if not number.isdigit():
-            raise services.AnswerInvalid(services.ERR_NOT_A_NUMBER.format(field="number"))
+        number = services.attempt_number_parse(request.POST.get("number", "1"))
         attempt = services.attempt_start(
-            user=request.user, assessment_id=assessment_id, number=int(number)
+            user=request.user, assessment_id=assessment_id, number=number
         )
     except services.AssessmentError as error:
         return _refusal(request, error)
@@ -112,9 +111,9 @@ def take(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
         return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
     selectors.attempt_meta_remember(attempt=attempt)  # warm the answer saves' cache
     try:
-        position = int(request.GET.get("q", ""))
+        position = parse_int(request.GET.get("q", ""), minimum=1, maximum=INTEGER_MAX)
     except ValueError:
-        position = None
+        position = None  # no or a bad question number: the last answered one
     context = _take_context(attempt, now, position)
     return _page_or_partial(request, "assessments/take.html", "questions", context)
 

@@ -1,8 +1,6 @@
 """Officers work complaints here. Every write goes through apps.complaints.services, so the
 admin, the commands and the jobs share one set of rules and one audit trail."""
 
-import csv
-
 from django import forms
 from django.contrib import admin, messages
 from django.http import StreamingHttpResponse
@@ -25,6 +23,8 @@ from apps.complaints.models import (
     TriageOverride,
     TriageRule,
 )
+from apps.core.admin import OfferedChoicesListFilter
+from apps.core.csv_safe import csv_writer
 
 EDITABLE = ("status", "outcome", "priority", "assigned_to", "category", "sector", "act")
 ERR_ACTION_STATUS = _("Choose a status in the action bar first.")
@@ -37,7 +37,7 @@ class _Echo:
         return value
 
 
-class TriageStateFilter(admin.SimpleListFilter):
+class TriageStateFilter(OfferedChoicesListFilter):
     title = _("triage state")
     parameter_name = "triage"
 
@@ -48,7 +48,7 @@ class TriageStateFilter(admin.SimpleListFilter):
         return queryset.filter(triage_job__state=self.value()) if self.value() else queryset
 
 
-class OverdueFilter(admin.SimpleListFilter):
+class OverdueFilter(OfferedChoicesListFilter):
     title = _("overdue")
     parameter_name = "overdue"
 
@@ -63,7 +63,7 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
-class AssignedOfficerFilter(admin.SimpleListFilter):
+class AssignedOfficerFilter(OfferedChoicesListFilter):
     title = _("assigned officer")
     parameter_name = "officer"
 
@@ -339,7 +339,7 @@ class ComplaintAdmin(admin.ModelAdmin):
     def export_csv(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         services.complaint_export_record(complaint_ids=ids, by=request.user)
-        writer = csv.writer(_Echo())
+        writer = csv_writer(_Echo())
         rows = selectors.complaint_export_rows(queryset=Complaint.objects.filter(pk__in=ids))
         response = StreamingHttpResponse(
             (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
