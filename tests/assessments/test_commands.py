@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from apps.accounts.demo import DEMO_PASSWORD
 from apps.assessments import services
 from apps.assessments.demo import QUIZ_SLUG, VESPA_SLUG
+from apps.assessments.management.commands.export_results import ERR_CHUNK_SIZE, ERR_OUTPUT
 from apps.assessments.models import Assessment, Assignment, Attempt, Question, ScoreBand
 from tests.assessments.helpers import save
 
@@ -66,6 +67,41 @@ def test_export_results_to_a_file_with_a_progress_bar(tmp_path, attempt, capsys)
     call_command("export_results", attempt.assessment.slug, "--output", str(target))
     assert len(target.read_text().splitlines()) == 2
     assert "1/1" in capsys.readouterr().err  # tqdm's bar
+
+
+def test_export_results_neutralises_formulas_in_text_and_keeps_numbers(attempt, quiz):
+    formula = '=HYPERLINK("http://evil.example","x")'
+    save(attempt, quiz.q["text"], text=formula)
+    save(attempt, quiz.q["likert"], value=4)
+    services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
+    out = io.StringIO()
+    call_command("export_results", quiz.slug, "--no-progress", stdout=out)
+    [row] = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["q4"] == "'" + formula
+    # Numbers the app computed are written as numbers, never quoted.
+    assert (row["q3"], row["total_score"], row["max_score"], row["percent"]) == (
+        "4",
+        "4",
+        "12",
+        "33.3",
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [("/nonexistent/x.csv", "No such file or directory"), ("/dev/full", "No space left on device")],
+)
+def test_export_results_output_errors_are_one_line(attempt, target, reason):
+    services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
+    with pytest.raises(CommandError) as raised:
+        call_command("export_results", attempt.assessment.slug, "-o", target, "--no-progress")
+    assert str(raised.value) == ERR_OUTPUT.format(path=target, reason=reason)
+
+
+def test_export_results_refuses_a_chunk_size_below_one(quiz):
+    with pytest.raises(CommandError) as raised:
+        call_command("export_results", quiz.slug, "--chunk-size", "0")
+    assert str(raised.value) == ERR_CHUNK_SIZE
 
 
 def test_seed_demo_creates_the_questionnaire_and_quiz_open_for_demo_teachers(client):

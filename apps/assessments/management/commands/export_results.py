@@ -1,11 +1,16 @@
-import csv
 import sys
+from contextlib import nullcontext
 
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from apps.assessments import selectors
 from apps.assessments.management.commands._base import AssessmentCommand
 from apps.assessments.models import Attempt
+from apps.core.csv_safe import csv_writer
+
+ERR_CHUNK_SIZE = "--chunk-size must be at least 1."
+ERR_OUTPUT = "Cannot write {path}: {reason}."
 
 
 class Command(AssessmentCommand):
@@ -22,6 +27,8 @@ class Command(AssessmentCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options):
+        if options["chunk_size"] < 1:
+            raise CommandError(ERR_CHUNK_SIZE)
         assessment = self.get_assessment(options)
         total = Attempt.objects.filter(
             assessment=assessment, status=Attempt.Status.SUBMITTED
@@ -29,21 +36,24 @@ class Command(AssessmentCommand):
         header, rows = selectors.results_export(
             assessment=assessment, chunk_size=options["chunk_size"]
         )
-        output = (
-            open(options["output"], "w", newline="", encoding="utf-8")  # noqa: SIM115
-            if options["output"]
-            else self.stdout
-        )
-        try:
-            writer = csv.writer(output)
-            writer.writerow(header)
-            progress = tqdm(
-                rows, total=total, unit="attempt", file=sys.stderr, disable=options["no_progress"]
-            )
-            for row in progress:
-                writer.writerow(row)
-        finally:
-            if options["output"]:
-                output.close()
-        if options["output"]:
-            self.stderr.write(f"{total} attempt(s) written to {options['output']}")
+        path = options["output"]
+        try:  # opening, writing and closing: a missing folder, no permission, a full disk
+            sink = open(path, "w", newline="", encoding="utf-8") if path else None  # noqa: SIM115
+            with sink or nullcontext(self.stdout) as output:
+                writer = csv_writer(output)
+                writer.writerow(header)
+                progress = tqdm(
+                    rows,
+                    total=total,
+                    unit="attempt",
+                    file=sys.stderr,
+                    disable=options["no_progress"],
+                )
+                for row in progress:
+                    writer.writerow(row)
+        except OSError as error:
+            reason = error.strerror or error
+            where = path or "standard output"
+            raise CommandError(ERR_OUTPUT.format(path=where, reason=reason)) from None
+        if path:
+            self.stderr.write(f"{total} attempt(s) written to {path}")
