@@ -127,8 +127,19 @@
     retryTimer = window.setTimeout(flush, 5000);
   }
 
-  function showMessage(html) {
-    htmx.swap("#messages", html, { swapStyle: "innerHTML" });
+  // Sent again later: timeouts and rate limits (5xx too); any other refusal is final.
+  var RETRIED = [408, 429];
+
+  /* A refusal shows next to its question (in the #messages pattern: a role=alert message),
+   * or in #messages when the question is not on this page; a later save clears it. */
+  function reportRefusal(url, html) {
+    var form = document.querySelector('form[action="' + new URL(url, location.href).pathname + '"]');
+    var slot = form && form.closest("section.question").querySelector("[data-answer-message]");
+    if (slot) {
+      htmx.swap(slot, html, { swapStyle: "innerHTML" });
+    } else if (html) {
+      htmx.swap("#messages", html, { swapStyle: "innerHTML" });
+    }
   }
 
   /* Send the queue in order, one request at a time; resolves when it is empty or stuck. */
@@ -168,7 +179,7 @@
         setState("reload"); // logged out, or a new login rotated the CSRF token: kept
         return;
       }
-      if (response.status === 429 || response.status >= 500) {
+      if (RETRIED.indexOf(response.status) !== -1 || response.status >= 500) {
         retryLater("saving");
         return;
       }
@@ -179,8 +190,11 @@
         if (seconds && countdown) {
           syncCountdown(seconds.dataset.secondsLeft);
         }
+        reportRefusal(entry.url, "");
       } else {
-        showMessage(html); // refused (deadline, bad input): final, say why
+        // Refused (bad input, deadline): final. Sending it again would be refused again and
+        // hold back every later answer, so it leaves the queue and the teacher is told why.
+        reportRefusal(entry.url, html);
       }
       queue = load().filter(function (item) {
         return item.id !== entry.id;
