@@ -244,6 +244,16 @@ def test_export_is_for_supervisors_and_audited(client, officer, supervisor):
     assert ComplaintEvent.objects.filter(action="exported", actor=supervisor).count() == 2
 
 
+def test_export_neutralises_formulas_in_what_the_public_typed(client, supervisor):
+    [complaint] = make(1, description='=HYPERLINK("http://evil.example","x")', incident_place="@A1")
+    client.force_login(supervisor)
+    response = action(client, "export_csv", [complaint])
+    header, row = csv.reader(b"".join(response.streaming_content).decode().splitlines())
+    cells = dict(zip(header, row, strict=True))
+    assert cells["description"] == "'" + complaint.description
+    assert cells["incident_place"] == "'@A1"
+
+
 def test_no_delete_for_officers_and_the_audit_trail_is_read_only(client, officer):
     client.force_login(officer)
     [complaint] = make(1)
