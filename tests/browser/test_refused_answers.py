@@ -33,8 +33,8 @@ def test_a_refused_answer_is_dropped_and_reported_and_later_answers_go_on(page, 
         page.locator(f"#q-{position} form").get_attribute("action") for position in (1, 2)
     )
 
-    # A queue left by an earlier visit: a fullwidth "３" (refused: ASCII digits only), then a
-    # good answer behind it.
+    # A queue left by an earlier visit: a fullwidth three, U+FF13 (refused: ASCII digits
+    # only), then a good answer behind it.
     queue = [
         {"id": "1", "url": page.url.split("/assessments/")[0] + first, "body": "value=%EF%BC%93"},
         {"id": "2", "url": page.url.split("/assessments/")[0] + second, "body": "value=4"},
