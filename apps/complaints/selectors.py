@@ -75,11 +75,17 @@ def triage_choices() -> TriageChoices:
     )
 
 
-def triage_jobs_stale(*, older_than: timedelta) -> list[TriageJob]:
-    """Jobs still pending whose last change is older than `older_than`."""
+def triage_jobs_stale(
+    *, older_than: timedelta, running_older_than: timedelta | None = None
+) -> list[TriageJob]:
+    """Jobs still pending whose last change is older than `older_than`, or than
+    `running_older_than` for running ones (a job may run for its whole timeout)."""
+    now = timezone.now()
+    State = TriageJob.State
     return list(
         TriageJob.objects.filter(
-            state__in=TriageJob.PENDING_STATES, updated_at__lt=timezone.now() - older_than
+            Q(state__in=(State.QUEUED, State.RETRYING), updated_at__lt=now - older_than)
+            | Q(state=State.RUNNING, updated_at__lt=now - (running_older_than or older_than))
         ).order_by("updated_at")
     )
 

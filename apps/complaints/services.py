@@ -22,6 +22,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from apps.complaints import triage
 from apps.complaints.models import (
@@ -42,6 +44,7 @@ from apps.complaints.selectors import (
     DASHBOARD_VERSION_TTL,
     complaints_overdue,
     triage_choices,
+    triage_jobs_stale,
 )
 from apps.sync.services import outbox_event_record
 
@@ -240,6 +243,11 @@ def triage_retry_intervals() -> list[int]:
     ]
 
 
+def triage_job_timeout() -> int:
+    """Two backend calls and the database work: RQ stops a triage job that runs longer."""
+    return int(settings.TRIAGE_TIMEOUT_SECONDS * 2) + 30
+
+
 def _triage_enqueue(job: TriageJob) -> None:
     """Mark the job queued and enqueue it after commit (django-rq on_db_commit)."""
     job.rq_job_id = f"triage-{job.complaint_id}-{uuid.uuid4().hex[:12]}"
@@ -255,7 +263,7 @@ def _triage_enqueue(job: TriageJob) -> None:
         job.pk,
         job_id=job.rq_job_id,
         retry=Retry(max=retries, interval=triage_retry_intervals()) if retries else None,
-        job_timeout=int(settings.TRIAGE_TIMEOUT_SECONDS * 2) + 30,
+        job_timeout=triage_job_timeout(),
     )
 
 
@@ -387,10 +395,10 @@ def _triage_record(job: TriageJob, backend, result: triage.TriageResult) -> None
         _dashboard_invalidate_on_commit()
 
 
-def triage_requeue(*, complaint_ids, by=None, include_pending: bool = False) -> list[str]:
-    """Requeue triage for these complaints (admin action, sweeper). Jobs still pending are
-    skipped unless `include_pending` (the sweeper, for jobs it found stale). Returns the
-    references that were requeued."""
+def triage_requeue(*, complaint_ids, by=None, stale: bool = False) -> list[str]:
+    """Requeue triage for these complaints (admin action, sweeper). The admin requeues
+    finished jobs and skips pending ones; the sweeper (`stale`) requeues pending jobs it
+    found stale and skips any that finished since. Returns the references requeued."""
     requeued = []
     with transaction.atomic(durable=True):
         jobs = (
@@ -400,7 +408,7 @@ def triage_requeue(*, complaint_ids, by=None, include_pending: bool = False) -> 
             .order_by("pk")
         )
         for job in jobs:
-            if job.is_pending and not include_pending:
+            if job.is_pending != stale:
                 continue
             job.attempts = 0
             job.reason = ""
@@ -409,6 +417,35 @@ def triage_requeue(*, complaint_ids, by=None, include_pending: bool = False) -> 
             _event(job.complaint, ComplaintEvent.Action.TRIAGE_REQUEUED, by=by)
             requeued.append(job.complaint.reference)
     return requeued
+
+
+RQ_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def _rq_job_waiting(rq_job_id: str, redis) -> bool:
+    """The RQ job still exists and waits to run (queued, or scheduled for a retry)."""
+    try:
+        return Job.fetch(rq_job_id, connection=redis).get_status() in RQ_WAITING
+    except NoSuchJobError:
+        return False
+
+
+def triage_requeue_stale(
+    *, older_than: timedelta | None = None, running_older_than: timedelta | None = None
+) -> list[str]:
+    """The recovery sweep's part for triage (and `requeue_triage`): requeue pending jobs that
+    nothing will run any more: unchanged for `older_than` (TRIAGE_STALE_SECONDS) while
+    queued or retrying, or for `running_older_than` (by default the job timeout plus that)
+    while running (a worker died mid-job), and no longer waiting in Redis (lost with it, or
+    failed for good)."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.TRIAGE_STALE_SECONDS)
+    if running_older_than is None:
+        running_older_than = older_than + timedelta(seconds=triage_job_timeout())
+    redis = django_rq.get_queue(settings.TRIAGE_QUEUE).connection
+    candidates = triage_jobs_stale(older_than=older_than, running_older_than=running_older_than)
+    lost = [job.complaint_id for job in candidates if not _rq_job_waiting(job.rq_job_id, redis)]
+    return triage_requeue(complaint_ids=lost, stale=True) if lost else []
 
 
 # --- Officers' workflow ------------------------------------------------------------------
