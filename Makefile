@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: run test lint fmt messages compilemessages migrations-check check-deploy bench bench-quick clean help
+.PHONY: run test lint fmt messages compilemessages migrations-check check-deploy bench bench-quick drill clean help
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -34,6 +34,9 @@ bench: .venv/.synced compilemessages ## load scenarios on the real stack, with c
 
 bench-quick: .venv/.synced compilemessages ## the same scenarios on small data and short runs (< 3 min)
 	$(PY) -m bench.run --quick $(ARGS)
+
+drill: .venv/.synced compilemessages ## kill each part of `serve` under load; exit 1 on loss or no recovery (< 6 min)
+	$(PY) -m bench.drill $(ARGS)
 
 lint: .venv/.synced ## ruff lint and format check
 	.venv/bin/ruff check .

@@ -128,12 +128,15 @@ def to_json(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     return json.dumps(payload, indent=2, default=str)
 
 
-def write_results(directory: Path, stamp: str, meta: dict, results: list[ScenarioResult]) -> str:
-    """bench/results/<stamp>.json, latest.json and latest.md; returns the Markdown."""
+def write_results(
+    directory: Path, stamp: str, meta: dict, results: list[ScenarioResult], *, prefix: str = ""
+) -> str:
+    """bench/results/<prefix><stamp>.json, <prefix>latest.json and <prefix>latest.md (the
+    drill's prefix is "drill-"); returns the Markdown."""
     directory.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(meta, results)
     data = to_json(meta, results)
-    (directory / f"{stamp}.json").write_text(data)
-    (directory / "latest.json").write_text(data)
-    (directory / "latest.md").write_text(markdown)
+    (directory / f"{prefix}{stamp}.json").write_text(data)
+    (directory / f"{prefix}latest.json").write_text(data)
+    (directory / f"{prefix}latest.md").write_text(markdown)
     return markdown

@@ -63,6 +63,39 @@ def migrations_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def secret_key(data_dir: Path) -> str:
+    """Stable across runs of one bench folder, random for each new folder."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def loopback_env(data_dir: Path) -> dict[str, str]:
+    """Production settings (DEBUG off) for a stack on loopback whose services live under
+    `data_dir`: what the bench and the drill run the app with."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_DEBUG": "false",
+        "SECRET_KEY": secret_key(data_dir),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain HTTP on loopback: no TLS redirect, no HTTPS-only cookies, no HSTS.
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        # Rate limiting stays on (its cost is part of every request), but every bench
+        # request comes from 127.0.0.1: per-client-address limits are raised out of the
+        # way. Per-teacher limits (answer saves) keep their production values.
+        "COMPLAINTS_FILE_RATE_LIMIT": "1000000/m",
+        "COMPLAINTS_STATUS_RATE_LIMIT": "1000000/m",
+        "LOGIN_RATE_LIMIT": "1000000/m",
+        "BENCH_CEILINGS": "true",
+        "CROWDPROOF_DATA_DIR": str(data_dir / "services"),
+        "PRIVATE_MEDIA_ROOT": str(data_dir / "media"),
+    }
+
+
 @dataclass
 class Child:
     """One supervised process (a gunicorn master, an RQ worker): it has its own group."""
@@ -140,27 +173,7 @@ class Stack:
             urls.update(self.services.start(postgres=need_pg, valkey=need_valkey))
         if need_pg:
             self._reset_database_if_schema_changed(urls["DATABASE_URL"])
-        self.env = {
-            **urls,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "false",
-            "SECRET_KEY": self._secret_key(),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            # Plain HTTP on loopback: no TLS redirect, no HTTPS-only cookies, no HSTS.
-            "SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "SECURE_HSTS_SECONDS": "0",
-            # Rate limiting stays on (its cost is part of every request), but every bench
-            # request comes from 127.0.0.1: per-client-address limits are raised out of the
-            # way. Per-teacher limits (answer saves) keep their production values.
-            "COMPLAINTS_FILE_RATE_LIMIT": "1000000/m",
-            "COMPLAINTS_STATUS_RATE_LIMIT": "1000000/m",
-            "LOGIN_RATE_LIMIT": "1000000/m",
-            "BENCH_CEILINGS": "true",
-            "CROWDPROOF_DATA_DIR": str(self.data_dir / "services"),
-            "PRIVATE_MEDIA_ROOT": str(self.data_dir / "media"),
-        }
+        self.env = {**urls, **loopback_env(self.data_dir)}
         os.environ.update(self.env)
 
     def start_web(self) -> None:
@@ -253,13 +266,6 @@ class Stack:
                 start_new_session=True,
             )
         return Child(role=role, process=process, log=log)
-
-    def _secret_key(self) -> str:
-        """Stable across runs of one bench folder, random for each new folder."""
-        path = self.data_dir / "secret_key"
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(50))
-        return path.read_text().strip()
 
     def _reset_database_if_schema_changed(self, url: str) -> None:
         """The bench data is cached between runs; a migration edited since then (as happens

