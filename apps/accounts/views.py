@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.contrib.auth.views import LoginView
 from django.utils.decorators import method_decorator
-from django_ratelimit.decorators import ratelimit
+
+from apps.core.ratelimit import rate_limit
 
 
 def login_rate(group, request) -> str:
@@ -9,9 +10,10 @@ def login_rate(group, request) -> str:
 
 
 # Two limits: per client address (password spraying) and per username (guessing one account).
-@method_decorator(ratelimit(key="ip", rate=login_rate, method="POST", block=True), name="post")
-@method_decorator(
-    ratelimit(key="post:username", rate=login_rate, method="POST", block=True), name="post"
-)
+# The site's and the admin's login share the counters (apps.accounts.admin_site).
+login_rate_limit = rate_limit(group="accounts:login", keys=("ip", "post:username"), rate=login_rate)
+
+
+@method_decorator(login_rate_limit, name="post")
 class RateLimitedLoginView(LoginView):
     redirect_authenticated_user = True

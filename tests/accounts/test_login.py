@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.accounts.factories import TEST_PASSWORD, TeacherFactory
+from tests.accounts.factories import TEST_PASSWORD, OfficerFactory, TeacherFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +48,56 @@ def test_login_is_rate_limited_per_address(client, settings):
         client.post(reverse("login"), {"username": f"user{n}", "password": "guess"})
     response = client.post(reverse("login"), {"username": "user9", "password": "guess"})
     assert response.status_code == 429
+
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+def test_admin_login_is_rate_limited_per_username_across_addresses(client, settings):
+    settings.LOGIN_RATE_LIMIT = "3/m"
+    officer = OfficerFactory(username="officer")
+    for n in range(3):
+        response = client.post(
+            ADMIN_LOGIN, {"username": "officer", "password": "guess"}, REMOTE_ADDR=f"10.0.1.{n}"
+        )
+        assert response.status_code == 200  # the admin's own "wrong password" form
+    response = client.post(
+        ADMIN_LOGIN,
+        {"username": officer.username, "password": TEST_PASSWORD},
+        REMOTE_ADDR="10.9.9.9",
+    )
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_is_rate_limited_per_address(client, settings):
+    settings.LOGIN_RATE_LIMIT = "3/m"
+    for n in range(3):
+        client.post(ADMIN_LOGIN, {"username": f"user{n}", "password": "guess"})
+    assert client.get(ADMIN_LOGIN).status_code == 200  # only attempts count, not the form
+    response = client.post(ADMIN_LOGIN, {"username": "user9", "password": "guess"})
+    assert response.status_code == 429
+
+
+def test_the_site_and_the_admin_login_share_their_counters(client, settings):
+    settings.LOGIN_RATE_LIMIT = "2/m"
+    client.post(
+        reverse("login"), {"username": "officer", "password": "guess"}, REMOTE_ADDR="1.1.1.1"
+    )
+    client.post(ADMIN_LOGIN, {"username": "officer", "password": "guess"}, REMOTE_ADDR="2.2.2.2")
+    response = client.post(
+        ADMIN_LOGIN, {"username": "officer", "password": "guess"}, REMOTE_ADDR="3.3.3.3"
+    )
+    assert response.status_code == 429
+
+
+def test_the_429_page_says_when_to_retry_in_the_users_language(client, settings):
+    settings.LOGIN_RATE_LIMIT = "1/h"
+    client.post(ADMIN_LOGIN, {"username": "officer", "password": "guess"})
+    response = client.post(
+        ADMIN_LOGIN, {"username": "officer", "password": "guess"}, HTTP_ACCEPT_LANGUAGE="ms"
+    )
+    assert response.status_code == 429
+    seconds = int(response["Retry-After"])
+    assert 1 <= seconds <= 3600
+    assert f"Sila cuba lagi dalam {seconds} saat" in response.content.decode()

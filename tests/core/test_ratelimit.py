@@ -28,6 +28,7 @@ def test_rate_limited_fragment_for_htmx_goes_to_the_message_area(client, tight_l
     assert response.status_code == 429
     body = response.content.decode()
     assert "<html" not in body
-    assert "Too many requests" in body
+    seconds = int(response["Retry-After"])
+    assert f"Too many attempts in a short time. Please try again in {seconds} second" in body
     assert response["HX-Retarget"] == "#messages"
     assert response["HX-Reswap"] == "innerHTML"
