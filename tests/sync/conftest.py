@@ -106,14 +106,17 @@ def subprocess_env(remote_url: str, **extra: str) -> dict:
     }
 
 
-def start_worker(env: dict, *queues: str, scheduler: bool = False) -> subprocess.Popen:
+def start_worker(
+    env: dict, *queues: str, scheduler: bool = False, log=subprocess.DEVNULL
+) -> subprocess.Popen:
+    """`log`: an open file for the worker's output (tests that read what it logged)."""
     command = [sys.executable, "manage.py", "rqworker", *(queues or ("high", "default", "low"))]
     return subprocess.Popen(
         [*command, *(["--with-scheduler"] if scheduler else [])],
         cwd=django_settings.BASE_DIR,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,
     )
 
 
