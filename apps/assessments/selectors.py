@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 
 from apps.assessments.models import Answer, Assessment, Assignment, Attempt, Question
 from apps.core.input import BIGINT_MAX, parse_int
+from apps.core.replica import reads_may_lag
 
 DASHBOARD_GENERATION_KEY = "assessments:dashboard-generation"
 RESULTS_LOCK_SECONDS = 30
@@ -317,6 +318,7 @@ def _cached_with_refresh(*, key: str, generation_key: str, compute: Callable[[],
 PERCENT_BUCKETS = [(low, low + 10) for low in range(0, 100, 10)]
 
 
+@reads_may_lag()  # a replica a few seconds behind is fine for these figures
 def _results_compute(assessment: Assessment) -> dict:
     attempts = Attempt.objects.filter(assessment=assessment)
     submitted = attempts.filter(status=Attempt.Status.SUBMITTED)

@@ -25,6 +25,7 @@ from apps.complaints.models import (
 )
 from apps.complaints.receipts import receipt_matches
 from apps.complaints.triage import TriageChoices
+from apps.core.replica import reads_may_lag
 
 DASHBOARD_VERSION_KEY = "complaints:dashboard:version"
 DASHBOARD_VERSION_TTL = 24 * 60 * 60  # every key has a TTL; longer than any cached figure
@@ -220,6 +221,7 @@ def _every_period(rows, *, since, now, weekly: bool) -> list[tuple[str, int]]:
     return bars
 
 
+@reads_may_lag()  # a replica a few seconds behind is fine for these figures
 def _dashboard_compute(filters: dict) -> dict:
     now = timezone.now()
     since = now - timedelta(days=filters["days"])

@@ -8,6 +8,7 @@ from apps.assessments import selectors
 from apps.assessments.management.commands._base import AssessmentCommand
 from apps.assessments.models import Attempt
 from apps.core.csv_safe import csv_writer
+from apps.core.replica import reads_may_lag
 
 ERR_CHUNK_SIZE = "--chunk-size must be at least 1."
 ERR_OUTPUT = "Cannot write {path}: {reason}."
@@ -26,6 +27,7 @@ class Command(AssessmentCommand):
         parser.add_argument("--chunk-size", type=int, default=2000)
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    @reads_may_lag()  # a replica a few seconds behind serves the whole export
     def handle(self, *args, **options):
         if options["chunk_size"] < 1:
             raise CommandError(ERR_CHUNK_SIZE)
