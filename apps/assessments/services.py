@@ -29,6 +29,7 @@ from apps.assessments.models import (
     ScoreBand,
 )
 from apps.core.input import BIGINT_MAX, SMALLINT_MAX, parse_int
+from apps.core.outage import after_commit
 from apps.sync.services import outbox_event_record
 
 ERR_NOT_AVAILABLE = "This assessment is not open for you."
@@ -121,8 +122,8 @@ def _accommodation_factor(*, assignment_id: int, user_id: int) -> Decimal:
 
 
 def _schedule_auto_submit(attempt: Attempt) -> None:
-    """After commit: an RQ job at the deadline. If Redis loses it, the sweeper command
-    (`submit_expired_attempts`) still submits the attempt from its row."""
+    """After commit: an RQ job at the deadline. If Redis loses it (or is down: logged once,
+    the start still succeeds), the sweeper still submits the attempt from its row."""
 
     def enqueue():
         django_rq.get_queue(settings.ASSESSMENTS_AUTOSUBMIT_QUEUE).enqueue_at(
@@ -132,7 +133,7 @@ def _schedule_auto_submit(attempt: Attempt) -> None:
             job_id=f"attempt-{attempt.pk}-autosubmit-{int(attempt.deadline.timestamp())}",
         )
 
-    transaction.on_commit(enqueue, robust=True)
+    after_commit(enqueue)
 
 
 def assessment_open(

@@ -1,12 +1,19 @@
-"""Request timing: one log line per request, a Server-Timing header, slow-request warnings."""
+"""Request timing (one log line per request, a Server-Timing header, slow-request warnings),
+health endpoints answered before anything that could wait on a dependency, and a 503 instead
+of a 500 while the database is unreachable."""
 
 import logging
 import re
 import time
 import uuid
 
+import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, connection
+from psycopg_pool import PoolTimeout
+
+from apps.core import views
+from apps.core.outage import outage
 
 logger = logging.getLogger("crowdproof.requests")
 
@@ -61,3 +68,57 @@ class RequestTimingMiddleware:
             " slow=true" if level == logging.WARNING else "",
         )
         return response
+
+
+class HealthCheckMiddleware:
+    """/healthz and /readyz answered here, ahead of sessions, auth and the database pool, so
+    a load balancer hears from the node even while every other request waits on a part."""
+
+    VIEWS = {"/healthz": views.healthz, "/readyz": views.readyz}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        view = self.VIEWS.get(request.path_info)
+        return view(request) if view else self.get_response(request)
+
+
+# SQLSTATEs that mean "cannot reach the database" rather than "this query failed": connection
+# exceptions (08), shutdown or restart (57P01-57P03), too many connections (53300).
+_UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Django wraps psycopg's errors; the cause says whether the server was reachable."""
+    if isinstance(exc, InterfaceError):  # a connection Django already knows is closed
+        return True
+    cause = exc.__cause__
+    if isinstance(cause, PoolTimeout | psycopg.InterfaceError):
+        return True
+    if isinstance(cause, psycopg.OperationalError):
+        # No SQLSTATE: the failure happened before or outside a server's answer.
+        return cause.sqlstate is None or cause.sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+    return False
+
+
+class DatabaseUnavailableMiddleware:
+    """While PostgreSQL is unreachable a request that needs it gets a 503 with Retry-After
+    (views.unavailable) instead of a 500 and a traceback; the outage is logged once."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.outage = outage("database")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # A request that held a connection and did not fail: the database is back.
+        if self.outage.down and response.status_code < 500 and connection.connection:
+            self.outage.recovered()
+        return response
+
+    def process_exception(self, request, exception):
+        if not database_unreachable(exception):
+            return None
+        self.outage.failed(exception)
+        return views.unavailable(request)

@@ -1,0 +1,92 @@
+"""Cache backends that keep the site serving while the cache Redis is away.
+
+`ResilientRedisCache` is django-redis with IGNORE_EXCEPTIONS (a read misses, a write is
+dropped, callers fall back to PostgreSQL) plus: the outage is logged once, not per call, and
+while it lasts only one call every CACHE_RETRY_SECONDS tries Redis. `RateLimitCache` keeps
+django-ratelimit's counters in Redis, and in this process while Redis is down, so limits
+still hold (per process) instead of refusing everyone (fail closed) or no one.
+"""
+
+from urllib.parse import urlsplit
+
+from django.core.cache.backends.locmem import LocMemCache
+from django_redis.cache import RedisCache
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from apps.core.outage import outage
+
+CACHE_RETRY_SECONDS = 5.0
+SKIPPED = "skipped while the cache is down"
+# Client methods that do not talk to Redis: their success says nothing about it.
+_LOCAL_METHODS = frozenset({"get_client", "get_client_with_index", "connect", "close"})
+
+
+class _GuardedClient:
+    """Wraps a django-redis client: reports failures and successes to the outage, and fails
+    fast (as a lost connection, which the cache then ignores) while the circuit is open."""
+
+    def __init__(self, client, state):
+        self._client = client
+        self._state = state
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if name in _LOCAL_METHODS or not callable(attr):
+            return attr
+        state = self._state
+
+        def guarded(*args, **kwargs):
+            if state.skip():
+                raise ConnectionInterrupted(connection=None) from RedisConnectionError(SKIPPED)
+            try:
+                result = attr(*args, **kwargs)
+            except ConnectionInterrupted as exc:
+                state.failed(exc)
+                raise
+            state.recovered()
+            return result
+
+        return guarded
+
+
+class ResilientRedisCache(RedisCache):
+    def __init__(self, server, params):
+        params = {**params, "OPTIONS": {**params.get("OPTIONS", {}), "IGNORE_EXCEPTIONS": True}}
+        super().__init__(server, params)
+        self._log_ignored_exceptions = False  # the outage is logged once instead
+        where = urlsplit(server.split(",")[0])
+        place = where.netloc.rpartition("@")[2] or where.path  # never the password
+        self.outage = outage(f"cache at {place}", retry_seconds=CACHE_RETRY_SECONDS)
+        self._guarded = None
+
+    @property
+    def client(self):
+        if self._guarded is None:
+            self._guarded = _GuardedClient(super().client, self.outage)
+        return self._guarded
+
+
+class RateLimitCache(ResilientRedisCache):
+    """RATELIMIT_USE_CACHE: the calls django-ratelimit makes (add, incr, get) go to Redis,
+    or to a process-local counter while Redis is down."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        # LocMemCache instances of one name share their data: one counter set per process.
+        self._local = LocMemCache("crowdproof-ratelimit-fallback", {"OPTIONS": {}})
+
+    def _count(self, method, *args, **kwargs):
+        # Always through Redis first: while it is down that call returns at once (the
+        # circuit), except for the periodic probe that finds it back.
+        result = getattr(super(), method)(*args, **kwargs)
+        return getattr(self._local, method)(*args, **kwargs) if self.outage.down else result
+
+    def add(self, *args, **kwargs):
+        return self._count("add", *args, **kwargs)
+
+    def incr(self, *args, **kwargs):
+        return self._count("incr", *args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self._count("get", *args, **kwargs)

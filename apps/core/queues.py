@@ -1,0 +1,18 @@
+"""The RQ queue class (settings.RQ["QUEUE_CLASS"])."""
+
+from django.db import connection
+from django_rq.queues import DjangoRQ
+
+from apps.core.outage import QUEUE, after_commit
+
+
+class Queue(DjangoRQ):
+    """django-rq's queue, whose after-commit enqueue (COMMIT_MODE on_db_commit) can never
+    fail the request that committed: durable work has a database row, so a job lost with
+    the queue Redis is logged once per outage and re-enqueued by the periodic sweep."""
+
+    def enqueue_call(self, *args, **kwargs):
+        if self._commit_mode == "on_db_commit" and connection.in_atomic_block:
+            after_commit(lambda: self.original_enqueue_call(*args, **kwargs), part=QUEUE)
+            return None
+        return super().enqueue_call(*args, **kwargs)
