@@ -1,10 +1,13 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_htmx.http import reswap, retarget
 
 from apps.core.health import readiness
+
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 @require_GET
@@ -30,8 +33,27 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """RATELIMIT_VIEW: for htmx a small fragment shown in the message area; else a page."""
+    """RATELIMIT_VIEW: for htmx a small fragment shown in the message area; else a page.
+    A limit that knows when its window ends (apps.core.ratelimit) says when to retry."""
+    retry_after = getattr(exception, "retry_after", None)
+    context = {"retry_after": retry_after}
     if getattr(request, "htmx", False):
-        response = render(request, "core/ratelimited.html#ratelimited-message", status=429)
-        return reswap(retarget(response, "#messages"), "innerHTML")
-    return render(request, "core/ratelimited.html", status=429)
+        name = "core/ratelimited.html#ratelimited-message"
+        response = reswap(
+            retarget(render(request, name, context, status=429), "#messages"), "innerHTML"
+        )
+    else:
+        response = render(request, "core/ratelimited.html", context, status=429)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def unavailable(request: HttpRequest) -> HttpResponse:
+    """503 while the database is unreachable (DatabaseUnavailableMiddleware), rendered
+    without the request: its user, session and messages could need that database."""
+    htmx = getattr(request, "htmx", False)
+    template = "core/unavailable.html#unavailable-message" if htmx else "core/unavailable.html"
+    response = HttpResponse(render_to_string(template), status=503)
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+    return reswap(retarget(response, "#messages"), "innerHTML") if htmx else response
