@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: run test lint fmt messages compilemessages migrations-check check-deploy bench bench-quick drill clean help
+.PHONY: run cluster test lint fmt messages compilemessages migrations-check check-deploy bench bench-quick drill clean help
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -25,6 +25,9 @@ compilemessages: .venv/.synced ## compile locale/*.po into .mo (pure Python, no 
 
 run: .venv/.synced compilemessages ## start everything: services, migrations, demo data, web + worker
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) serve $(ARGS)
+
+cluster: .venv/.synced compilemessages ## scale-out on loopback: 2 web nodes behind HAProxy, PostgreSQL + standby, Valkey + Sentinel
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) cluster $(ARGS)
 
 test: .venv/.synced compilemessages ## run the test suite on real PostgreSQL and Valkey
 	$(PY) -m pytest $(ARGS)
