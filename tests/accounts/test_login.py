@@ -23,59 +23,35 @@ def test_wrong_password_is_a_form_error_not_a_500(client):
     assert 'role="alert"' in response.content.decode()
 
 
-def test_login_is_rate_limited_per_username_across_addresses(client, settings):
-    settings.LOGIN_RATE_LIMIT = "3/m"
-    teacher = TeacherFactory()
-    for n in range(3):
-        client.post(
-            reverse("login"),
-            {"username": teacher.username, "password": "guess"},
-            REMOTE_ADDR=f"10.0.0.{n}",
-        )
-    # Even the right password is refused while the limit holds.
-    response = client.post(
-        reverse("login"),
-        {"username": teacher.username, "password": TEST_PASSWORD},
-        REMOTE_ADDR="10.0.0.99",
-    )
-    assert response.status_code == 429
-    assert "_auth_user_id" not in client.session
-
-
-def test_login_is_rate_limited_per_address(client, settings):
-    settings.LOGIN_RATE_LIMIT = "3/m"
-    for n in range(3):
-        client.post(reverse("login"), {"username": f"user{n}", "password": "guess"})
-    response = client.post(reverse("login"), {"username": "user9", "password": "guess"})
-    assert response.status_code == 429
-
-
+# The site's login and the admin's: the same two limits (apps.accounts.views.login_rate_limit).
+LOGINS = pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/"])
 ADMIN_LOGIN = "/admin/login/"
 
 
-def test_admin_login_is_rate_limited_per_username_across_addresses(client, settings):
+@LOGINS
+def test_login_is_rate_limited_per_username_across_addresses(client, settings, url):
     settings.LOGIN_RATE_LIMIT = "3/m"
     officer = OfficerFactory(username="officer")
     for n in range(3):
         response = client.post(
-            ADMIN_LOGIN, {"username": "officer", "password": "guess"}, REMOTE_ADDR=f"10.0.1.{n}"
+            url, {"username": "officer", "password": "guess"}, REMOTE_ADDR=f"10.0.0.{n}"
         )
-        assert response.status_code == 200  # the admin's own "wrong password" form
+        assert response.status_code == 200  # the form again, with its wrong-password error
+    # Even the right password is refused while the limit holds.
     response = client.post(
-        ADMIN_LOGIN,
-        {"username": officer.username, "password": TEST_PASSWORD},
-        REMOTE_ADDR="10.9.9.9",
+        url, {"username": officer.username, "password": TEST_PASSWORD}, REMOTE_ADDR="10.0.0.99"
     )
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
 
 
-def test_admin_login_is_rate_limited_per_address(client, settings):
+@LOGINS
+def test_login_is_rate_limited_per_address(client, settings, url):
     settings.LOGIN_RATE_LIMIT = "3/m"
     for n in range(3):
-        client.post(ADMIN_LOGIN, {"username": f"user{n}", "password": "guess"})
-    assert client.get(ADMIN_LOGIN).status_code == 200  # only attempts count, not the form
-    response = client.post(ADMIN_LOGIN, {"username": "user9", "password": "guess"})
+        client.post(url, {"username": f"user{n}", "password": "guess"})
+    assert client.get(url).status_code == 200  # only attempts count, not showing the form
+    response = client.post(url, {"username": "user9", "password": "guess"})
     assert response.status_code == 429
 
 

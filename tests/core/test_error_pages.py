@@ -102,8 +102,15 @@ def test_500_is_a_page(client):
     assert "Sila cuba lagi dalam seminit" in page(response)
 
 
-def test_500_renders_without_a_request_or_the_database():
+@pytest.mark.parametrize(
+    ("template", "text"),
+    [
+        ("500.html", "An error on our side stopped this request."),
+        ("core/unavailable.html", "The service is briefly unavailable."),  # the 503
+    ],
+)
+def test_standalone_pages_render_without_a_request_or_the_database(template, text):
     # No django_db mark: any query would fail this test.
-    html = render_to_string("500.html")
-    assert "An error on our side stopped this request." in html
+    html = render_to_string(template)
+    assert text in html
     assert 'href="/static/css/app.css"' in html
