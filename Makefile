@@ -38,7 +38,7 @@ bench: .venv/.synced compilemessages ## load scenarios on the real stack, with c
 bench-quick: .venv/.synced compilemessages ## the same scenarios on small data and short runs (< 3 min)
 	$(PY) -m bench.run --quick $(ARGS)
 
-drill: .venv/.synced compilemessages ## kill each part of `serve` under load; exit 1 on loss or no recovery (< 6 min)
+drill: .venv/.synced compilemessages ## kill each part of `serve` under load; exit 1 on loss or no recovery (~3 min)
 	$(PY) -m bench.drill $(ARGS)
 
 lint: .venv/.synced ## ruff lint and format check

@@ -30,17 +30,26 @@ class Save:
         return self.status == 200
 
 
+def in_window(saves: Iterable[Save], *, since: float, until: float) -> list[Save]:
+    """Saves answered (or given up on) after `since` and sent by `until`: those in flight at
+    a kill belong to it."""
+    return [s for s in saves if s.done >= since and s.sent <= until]
+
+
 def saves_back_after(
     saves: Iterable[Save], *, kill_at: float, until: float, stable_s: float
 ) -> float | None:
     """Seconds from the kill until saves succeeded again for good: the answer to the first
-    successful save sent after the kill and after the last failed one (among saves sent in
-    [kill_at, until]), provided successes then went on for `stable_s`. A save that waited
-    for the part to come back counts until its answer. None: not back (or nothing sent)."""
-    window = sorted((s for s in saves if kill_at <= s.sent <= until), key=lambda s: s.sent)
-    failed = [s for s in window if not s.acknowledged]
-    last_failure = failed[-1].sent if failed else float("-inf")
-    succeeded = sorted((s for s in window if s.sent > last_failure), key=lambda s: s.done)
+    successful save sent after the kill and after the last failed one (a save in flight at
+    the kill that failed counts), provided successes then went on for `stable_s`. A save
+    that waited for the part to come back counts until its answer. None: not back (or
+    nothing sent)."""
+    window = in_window(saves, since=kill_at, until=until)
+    last_failure = max((s.sent for s in window if not s.acknowledged), default=kill_at)
+    succeeded = sorted(
+        (s for s in window if s.sent >= kill_at and s.sent >= last_failure and s.acknowledged),
+        key=lambda s: s.done,
+    )
     if not succeeded or succeeded[-1].done - succeeded[0].done < stable_s:
         return None
     return max(0.0, succeeded[0].done - kill_at)
@@ -66,8 +75,8 @@ def lost_saves(saves: Iterable[Save], stored: dict[tuple[int, int], int]) -> lis
 
 
 def slowest(saves: Iterable[Save], *, since: float, until: float) -> float | None:
-    """The longest a save sent in [since, until] waited for its answer (or gave up)."""
-    waits = [s.done - s.sent for s in saves if since <= s.sent <= until]
+    """The longest a save of the window waited for its answer (or gave up)."""
+    waits = [s.done - s.sent for s in in_window(saves, since=since, until=until)]
     return max(waits) if waits else None
 
 

@@ -11,6 +11,7 @@ from bench.drill_checks import (
     catch_up,
     exit_code,
     fmt_statuses,
+    in_window,
     lost_saves,
     missing,
     saves_back_after,
@@ -95,6 +96,15 @@ def test_a_failure_after_a_success_restarts_the_clock():
     saves = [save(1, 1, 200, sent=101.0), save(2, 1, NO_ANSWER, sent=102.0)]
     saves += [save(n, 1, 200, sent=100.0 + n, done=100.0 + n) for n in range(3, 10)]
     assert saves_back_after(saves, kill_at=100.0, until=110.0, stable_s=5) == pytest.approx(3.0)
+
+
+def test_a_save_in_flight_at_the_kill_counts_with_it():
+    in_flight = [save(0, 1, 503, sent=99.9, done=100.3), save(1, 1, 200, sent=99.95, done=100.2)]
+    later = [save(n, 1, 200, sent=100.0 + n, done=100.1 + n) for n in range(2, 10)]
+    saves = in_flight + later
+    assert saves_back_after(saves, kill_at=100.0, until=110.0, stable_s=5) == pytest.approx(2.1)
+    assert in_window(saves, since=100.0, until=110.0)[:2] == in_flight
+    assert in_window(saves, since=100.5, until=110.0) == later
 
 
 def test_not_back_while_still_failing_or_not_yet_stable():
