@@ -16,5 +16,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+# Pages that say what happened and what to do; for htmx the message alone (apps/core/errors.py).
+# 500 stays Django's: templates/500.html, which needs neither the request nor the database.
+handler400 = "apps.core.errors.bad_request"
+handler403 = "apps.core.errors.permission_denied"
+handler404 = "apps.core.errors.page_not_found"
+
 # `make bench` only (BENCH_CEILINGS): the ceiling views of bench/ceilings.py.
 urlpatterns += [path("bench/", include("bench.ceilings"))] if settings.BENCH_CEILINGS else []

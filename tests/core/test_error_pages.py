@@ -5,8 +5,15 @@ import pytest
 from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import path, reverse
+from django.utils import translation
 
-from apps.core.errors import ERR_METHOD_NOT_ALLOWED
+from apps.core.errors import (
+    ERR_BAD_REQUEST,
+    ERR_FORBIDDEN,
+    ERR_METHOD_NOT_ALLOWED,
+    ERR_NOT_FOUND,
+    ERR_NOT_FOUND_TODO,
+)
 from config.urls import urlpatterns as project_urlpatterns
 from tests.accounts.factories import TeacherFactory
 
@@ -40,8 +47,18 @@ def test_404_of_someone_elses_attempt_is_a_page_in_the_users_language(client):
 def test_404_for_an_unknown_address(client):
     response = client.get("/no/such/page/")
     assert response.status_code == 404
-    assert "There is nothing at this address, or it is not yours to see." in page(response)
+    assert str(ERR_NOT_FOUND) in page(response) and str(ERR_NOT_FOUND_TODO) in page(response)
     assert 'href="/"' in page(response)
+
+
+@pytest.mark.django_db
+def test_404_for_htmx_is_a_message_in_the_message_area(client):
+    client.force_login(TeacherFactory())
+    response = client.get("/assessments/attempts/999999/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 404
+    assert "<html" not in page(response)
+    assert str(ERR_NOT_FOUND) in page(response)
+    assert response["HX-Retarget"] == "#messages"
 
 
 @pytest.mark.django_db
@@ -75,7 +92,7 @@ def test_403_is_a_page(client):
     client.force_login(TeacherFactory())
     response = client.get(reverse("complaints:attachment-download", args=[1]))
     assert response.status_code == 403
-    assert "Your account is not allowed to do this." in page(response)
+    assert str(ERR_FORBIDDEN) in page(response)
 
 
 @pytest.mark.django_db
@@ -89,7 +106,7 @@ def test_a_form_without_its_csrf_token_is_a_page():
 def test_400_is_a_page(client):
     response = client.get("/", HTTP_HOST="evil.example")  # not in ALLOWED_HOSTS
     assert response.status_code == 400
-    assert "The server could not understand what your browser sent." in page(response)
+    assert str(ERR_BAD_REQUEST) in page(response)
 
 
 @pytest.mark.django_db
@@ -111,6 +128,7 @@ def test_500_is_a_page(client):
 )
 def test_standalone_pages_render_without_a_request_or_the_database(template, text):
     # No django_db mark: any query would fail this test.
-    html = render_to_string(template)
+    with translation.override("en"):
+        html = render_to_string(template)
     assert text in html
     assert 'href="/static/css/app.css"' in html
