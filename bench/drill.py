@@ -77,6 +77,7 @@ SUBMITTERS = 40  # attempts submitted one by one during the drill
 SUBMIT_EVERY_S = 3.0  # spread over the phases
 FILE_EVERY_S = 2.0
 HEALTH_EVERY_S = 0.5
+PROBE_TIMEOUT_S = 2
 WATCH_EVERY_S = 2.0
 DEADLINE_ATTEMPTS_PER_PHASE = 2  # started before each of the first three kills
 DEADLINE_MINUTES = 1  # their time limit: the deadline passes during the drill
@@ -162,9 +163,9 @@ class Load:
     filed: dict[str, float] = field(default_factory=dict)  # reference -> acknowledged at
     threads: list[threading.Thread] = field(default_factory=list)
 
-    def connection(self) -> http.client.HTTPConnection:
+    def connection(self, timeout: float = REQUEST_TIMEOUT_S) -> http.client.HTTPConnection:
         target = urlsplit(self.base_url)
-        return http.client.HTTPConnection(target.hostname, target.port, timeout=REQUEST_TIMEOUT_S)
+        return http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
 
     def start(self, target: Callable, *args) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)
@@ -237,12 +238,12 @@ class Load:
             if status == 201 and found:
                 self.filed[found.group(1)] = time.time()
 
-    def health_loop(self) -> None:
-        connection = self.connection()
+    def probe_loop(self, path: str) -> None:
+        """A load balancer's probe: a short timeout, so a stuck server shows as no answer."""
+        connection = self.connection(timeout=PROBE_TIMEOUT_S)
         while not self.stop.wait(HEALTH_EVERY_S):
-            for path in ("/healthz", "/readyz"):
-                status, _, _ = _request(connection, "GET", path)
-                self.events.append((time.time(), path, status))
+            status, _, _ = _request(connection, "GET", path)
+            self.events.append((time.time(), path, status))
 
     def statuses(self, kind: str, since: float, until: float) -> dict[int, int]:
         if kind == "saves":
@@ -313,6 +314,11 @@ class Part:
     pids: Callable[[], list[int]]  # its live processes (answering, for the services)
     kill: Callable[[int], None]
     expected: int = 1  # how many pids mean "back"
+    # DESIGN's bars while this part is away: every save and /healthz probe still answered
+    # (a killed web worker drops what it was serving: not for it), and for a part saves do
+    # not need (the RQ worker, Valkey) every save acknowledged.
+    keeps_answering: bool = True
+    keeps_saving: bool = False
     # Once back: (what it is, text, ok) checked in addition, e.g. that Valkey lost its data.
     verify: tuple[str, Callable[[], tuple[str, bool]]] | None = None
 
@@ -450,14 +456,22 @@ class Drill:
                 self._web_worker_pids,
                 self._kill,
                 expected=self.web_workers,
+                keeps_answering=False,
             ),
-            Part("rq_worker", "kill -9 the RQ worker", self._rq_worker_pids, self._kill),
+            Part(
+                "rq_worker",
+                "kill -9 the RQ worker",
+                self._rq_worker_pids,
+                self._kill,
+                keeps_saving=True,
+            ),
             Part(
                 "valkey",
                 "kill -9 Valkey, data deleted",
                 self._valkey_pids,
                 self._kill_valkey,
                 verify=("came back without its data", self._valkey_data_lost),
+                keeps_saving=True,
             ),
             Part(
                 "postgres",
@@ -552,7 +566,8 @@ class Drill:
             self.load.start(self.load.save_loop, client, attempt_id, seeded["questions"], session)
         self.load.start(self.load.submit_loop, seeded["submitters"])
         self.load.start(self.load.file_loop, self.place)
-        self.load.start(self.load.health_loop)
+        for path in ("/healthz", "/readyz"):
+            self.load.start(self.load.probe_loop, path)
         self.watch.stop.clear()
         threading.Thread(target=self.watch.loop, args=(self._attempt_keys,), daemon=True).start()
         _log(f"Load on: {SAVERS} teachers saving, submits, filings; baseline {BASELINE_S} s")
@@ -713,9 +728,20 @@ class Drill:
         wait = slowest(list(self.load.saves), since=kill_at, until=end)
         text = "n/a" if wait is None else f"{wait:.1f} s (timeout {REQUEST_TIMEOUT_S} s)"
         result.add("longest wait for a save's answer", wait, text)
+        statuses = {}
         for kind in ("saves", "submits", "filings", "/healthz", "/readyz"):
-            counts = self.load.statuses(kind, kill_at, end)
-            result.add(f"{kind}: statuses seen", counts, fmt_statuses(counts))
+            statuses[kind] = self.load.statuses(kind, kill_at, end)
+            result.add(f"{kind}: statuses seen", statuses[kind], fmt_statuses(statuses[kind]))
+        if part.keeps_answering:
+            result.check(
+                f"saves with no answer within {REQUEST_TIMEOUT_S} s",
+                statuses["saves"].get(NO_ANSWER, 0),
+            )
+            unhealthy = sum(n for status, n in statuses["/healthz"].items() if status != 200)
+            result.check(f"/healthz probes not answered 200 within {PROBE_TIMEOUT_S} s", unhealthy)
+        if part.keeps_saving:
+            refused = sum(n for status, n in statuses["saves"].items() if status != 200)
+            result.check("saves not acknowledged (saving does not need this part)", refused)
         code = self.serve.poll()
         if code is not None:
             result.add("serve still running", code, f"exited with code {code}", "running", False)
