@@ -71,7 +71,9 @@ def outage(part: str, *, retry_seconds: float = 0.0) -> Outage:
 def after_commit(func: Callable[[], object], *, part: str = QUEUE) -> None:
     """transaction.on_commit for a side effect whose work is durable without it (an enqueue
     or kick whose job has a database row the periodic sweep redoes): once committed the
-    change stands, so a failure is logged once per outage and the caller still succeeds."""
+    change stands, so a failure is logged once per outage and the caller still succeeds.
+    (The end of the outage is told by what proves the part answers, e.g. an enqueue: a hook
+    that returned may not have needed it.)"""
     state = outage(part)
 
     def hook():
@@ -79,7 +81,5 @@ def after_commit(func: Callable[[], object], *, part: str = QUEUE) -> None:
             func()
         except Exception as exc:  # any failure of the side effect; the row is committed
             state.failed(exc)
-        else:
-            state.recovered()
 
     transaction.on_commit(hook)

@@ -3,7 +3,7 @@
 from django.db import connection
 from django_rq.queues import DjangoRQ
 
-from apps.core.outage import QUEUE, after_commit
+from apps.core.outage import QUEUE, after_commit, outage
 
 
 class Queue(DjangoRQ):
@@ -13,6 +13,8 @@ class Queue(DjangoRQ):
 
     def enqueue_call(self, *args, **kwargs):
         if self._commit_mode == "on_db_commit" and connection.in_atomic_block:
-            after_commit(lambda: self.original_enqueue_call(*args, **kwargs), part=QUEUE)
+            after_commit(lambda: self.enqueue_call(*args, **kwargs), part=QUEUE)
             return None
-        return super().enqueue_call(*args, **kwargs)
+        job = super().enqueue_call(*args, **kwargs)
+        outage(QUEUE).recovered()  # an enqueue went through: the queue Redis answers
+        return job
