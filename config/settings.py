@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 
 from apps.core.embedded import read_service_urls
+from apps.core.redis_config import cache_connection, queue_connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,7 +26,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AdminConfig",  # django.contrib.admin, its login rate limited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.core.middleware.RequestTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # /healthz and /readyz: before sessions, auth and anything that may wait on the pool.
+    "apps.core.middleware.HealthCheckMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -55,11 +58,14 @@ MIDDLEWARE = [
     "apps.core.input.CommonMiddleware",  # Django's, minus slash redirects of POSTs
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.replica.ReadYourWritesMiddleware",  # removes itself without a replica
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.errors.MethodNotAllowedPageMiddleware",  # a 405 gets a page, not an empty body
     "csp.middleware.CSPMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    "apps.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -108,40 +114,67 @@ DATABASES["default"].update(
     CONN_HEALTH_CHECKS=False,
     OPTIONS={
         **DATABASES["default"].get("OPTIONS", {}),  # e.g. ?host=/socket/dir
+        # A server that does not answer fails the attempt instead of holding a thread.
+        "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=3),
         "pool": {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
             "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
-            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            # Seconds a request waits for a connection; then 503 with Retry-After (an
+            # unreachable database must not hold every thread for long).
+            "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
         },
     },
 )
+# A streaming hot standby for reads that may lag (dashboards, exports, reconcile reads):
+# config/db_router.py and apps/core/replica.py. Without it nothing is routed.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=5.0)
+DATABASE_READ_YOUR_WRITES_SECONDS = env.int("DATABASE_READ_YOUR_WRITES_SECONDS", default=5)
+if DATABASE_REPLICA_URL:
+    from config.db_router import replica_database
+
+    DATABASES["replica"] = replica_database(env.db_url_config(DATABASE_REPLICA_URL))
+    DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": CACHE_URL,
-        "TIMEOUT": env.int("CACHE_DEFAULT_TIMEOUT", default=300),
-        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cp"),
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 2,
-            "SOCKET_TIMEOUT": 2,
-            # The cache may vanish (restart, eviction): reads miss and writes are dropped
-            # instead of failing the request; sessions fall back to the database.
-            "IGNORE_EXCEPTIONS": True,
-        },
-    }
+# Either URL may be sentinel://host:port,.../master/db (apps/core/redis_config.py).
+_cache_location, _cache_sentinel_options = cache_connection(CACHE_URL)
+_cache = {
+    # The cache may vanish (restart, eviction, outage): reads miss and writes are dropped
+    # instead of failing the request (sessions, users and content fall back to the
+    # database); the outage is logged once and Redis retried every few seconds.
+    "BACKEND": "apps.core.cache.ResilientRedisCache",
+    "LOCATION": _cache_location,
+    "TIMEOUT": env.int("CACHE_DEFAULT_TIMEOUT", default=300),
+    "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cp"),
+    "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, **_cache_sentinel_options},
 }
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+CACHES = {
+    "default": _cache,
+    # Rate-limit counters: the same Redis, counted in-process while it is down.
+    "ratelimit": {**_cache, "BACKEND": "apps.core.cache.RateLimitCache"},
+}
 
-_rq_queue = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env.int("RQ_DEFAULT_TIMEOUT", default=300)}
+_rq_queue = {
+    **queue_connection(REDIS_URL),
+    "DEFAULT_TIMEOUT": env.int("RQ_DEFAULT_TIMEOUT", default=300),
+}
 RQ_QUEUES = {"high": dict(_rq_queue), "default": dict(_rq_queue), "low": dict(_rq_queue)}
 RQ = {
     "COMMIT_MODE": "on_db_commit",
+    # Its after-commit enqueue never fails a committed request (apps/core/queues.py).
+    "QUEUE_CLASS": "apps.core.queues.Queue",
     # No fork per job: the worker keeps its connection pool; durable work is guarded by
-    # database rows and leases, not by process isolation.
-    "WORKER_CLASS": env.str("RQ_WORKER_CLASS", default="rq.worker.SimpleWorker"),
+    # database rows and leases, not by process isolation. RQ's SimpleWorker made to outlive
+    # Redis outages and to arm the recovery sweep (apps/core/worker.py).
+    "WORKER_CLASS": env.str("RQ_WORKER_CLASS", default="apps.core.worker.ResilientWorker"),
 }
+# How long a worker waits for a job before its housekeeping: heartbeat, restarting a
+# scheduler that died with Redis, arming the recovery sweep.
+RQ_WORKER_POLL_SECONDS = env.int("RQ_WORKER_POLL_SECONDS", default=10)
+# The recovery sweep (apps/core/recovery.py) runs once per interval whatever Redis lost.
+RECOVERY_INTERVAL_SECONDS = env.int("RECOVERY_INTERVAL_SECONDS", default=30)
+RECOVERY_JOB_TIMEOUT_SECONDS = env.int("RECOVERY_JOB_TIMEOUT_SECONDS", default=300)
 RQ_SHOW_ADMIN_LINK = True
 
 # --- Sessions, CSRF, security ----------------------------------------------------------
@@ -185,6 +218,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Rate limits (django-ratelimit; counters live in the cache) -------------------------
 RATELIMIT_VIEW = "apps.core.views.ratelimited"
+RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="10/m")
 
@@ -283,7 +317,7 @@ TRIAGE_MAX_ATTEMPTS = env.int("TRIAGE_MAX_ATTEMPTS", default=5)
 TRIAGE_RETRY_BASE_SECONDS = env.int("TRIAGE_RETRY_BASE_SECONDS", default=5)
 TRIAGE_RETRY_MAX_SECONDS = env.int("TRIAGE_RETRY_MAX_SECONDS", default=300)
 TRIAGE_QUEUE = env.str("TRIAGE_QUEUE", default="high")
-TRIAGE_STALE_SECONDS = env.int("TRIAGE_STALE_SECONDS", default=600)
+TRIAGE_STALE_SECONDS = env.int("TRIAGE_STALE_SECONDS", default=30)
 
 # --- Sync ---
 # The records connector (Knack-style API). With no base URL it is "not configured": events

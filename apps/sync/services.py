@@ -22,6 +22,8 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from rq.exceptions import DuplicateJobError
 
+from apps.core.outage import after_commit
+from apps.core.replica import reads_may_lag
 from apps.sync import selectors
 from apps.sync.connector import (
     ConnectorConfig,
@@ -80,7 +82,7 @@ def outbox_event_record(
         payload_hash=payload_hash(payload),
         priority=priority,
     )
-    transaction.on_commit(partial(outbox_kick, connector=connector, priority=priority), robust=True)
+    after_commit(partial(outbox_kick, connector=connector, priority=priority))
     return event
 
 
@@ -421,7 +423,7 @@ def outbox_replay(
                 delivered_at=None,
                 last_error=NOTE_REPLAYED,
             )
-            transaction.on_commit(partial(outbox_kick, connector=name, force=True), robust=True)
+            after_commit(partial(outbox_kick, connector=name, force=True))
     return replayed
 
 
@@ -502,13 +504,19 @@ def outbox_reconcile_compare(
     for mapping, records in _remote_pages(config, result, on_page):
         by_key = {str(r.get(mapping.key_field)): r for r in records if r.get(mapping.key_field)}
         seen.update(by_key)
-        for link in RemoteLink.objects.filter(connector=connector, aggregate_key__in=by_key):
+        # Links a moment old (a replica) cost at worst a repair too many, or one a run later.
+        with reads_may_lag():
+            links = list(RemoteLink.objects.filter(connector=connector, aggregate_key__in=by_key))
+        for link in links:
             if payload_hash(mapping.from_record(by_key[link.aggregate_key])) != link.fields_hash:
                 to_repair.add(link.aggregate_key)
     result.differing = len(to_repair)
     if not result.stopped:
         gone = RemoteLink.objects.filter(connector=connector).exclude(remote_id="")
-        missing = set(gone.exclude(aggregate_key__in=seen).values_list("aggregate_key", flat=True))
+        with reads_may_lag():
+            missing = set(
+                gone.exclude(aggregate_key__in=seen).values_list("aggregate_key", flat=True)
+            )
         result.missing = len(missing)
         to_repair |= missing
     latest = selectors.outbox_latest_events(connector=connector, keys=to_repair)
