@@ -114,7 +114,8 @@ class PostgresPair:
 
     def _wait_standby(self, position: str) -> None:
         with psycopg.connect(self.primary_url, autocommit=True, connect_timeout=5) as conn:
-            target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+            # The insert position: with synchronous_commit off a commit may not be written yet.
+            target = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
         deadline = time.monotonic() + REPLAY_TIMEOUT
         sql = f"SELECT {position} >= '{target}'::pg_lsn"
         while not self._standby_execute(sql)[0]:
