@@ -59,7 +59,7 @@ def replica_configured() -> bool:
 
 def read_from_replica() -> bool:
     """What the router asks for every read."""
-    return _may_lag.get() and not _wrote_recently.get() and _health.usable()
+    return _may_lag.get() and not _wrote_recently.get() and _health.usable() and _health.connected()
 
 
 class _ReplicaHealth:
@@ -77,18 +77,32 @@ class _ReplicaHealth:
         if not self._lock.acquire(blocking=False):
             return False
         try:
-            lag = _replica_lag()
-            usable = lag <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS
-            if usable != self._usable:
-                level = logging.INFO if usable else logging.WARNING
-                state = "in use" if usable else "skipped, the primary answers"
-                logger.log(level, "read replica %s (lag %.1f s)", state, lag)
-            self._usable = usable
-            wait = RETRY_SECONDS if math.isinf(lag) else CHECK_SECONDS
-            self._valid_until = time.monotonic() + wait
-            return usable
+            self._record(_replica_lag())
+            return self._usable
         finally:
             self._lock.release()
+
+    def connected(self) -> bool:
+        """Open this thread's replica connection (the read needs it anyway), so a replica
+        that went away since the last measurement sends the read to the primary, not to an
+        error page."""
+        try:
+            connections[REPLICA].ensure_connection()
+        except Error as error:
+            logger.debug("read replica unreachable: %s", error)
+            self._record(math.inf)
+            return False
+        return True
+
+    def _record(self, lag: float) -> None:
+        usable = lag <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS
+        if usable != self._usable:
+            level = logging.INFO if usable else logging.WARNING
+            state = "in use" if usable else "skipped, the primary answers"
+            logger.log(level, "read replica %s (lag %.1f s)", state, lag)
+        self._usable = usable
+        wait = RETRY_SECONDS if math.isinf(lag) else CHECK_SECONDS
+        self._valid_until = time.monotonic() + wait
 
     def forget(self) -> None:
         """Measure again on the next read (tests, after changing the replica's state)."""

@@ -181,15 +181,26 @@ def test_a_lagging_standby_is_skipped(officer_client, routed, settings):
     assert _touching(standby, "complaints_complaint")  # caught up: in use again
 
 
-def test_a_stopped_standby_is_skipped(officer_client, routed):
+def test_a_stopped_standby_is_skipped(officer_client, routed, monkeypatch):
+    monkeypatch.setattr(replica, "CHECK_SECONDS", 3600)  # this measurement holds
+    with CaptureQueriesContext(connections[replica.REPLICA]) as standby:
+        officer_client.get(DASHBOARD)
+    assert _touching(standby, "complaints_complaint")
+    connections[replica.REPLICA].close()  # the request ended
     routed.stop_standby()
     try:
+        # Gone since the measurement: the connection fails, the primary answers.
         with CaptureQueriesContext(connections["default"]) as primary:
-            response = officer_client.get(DASHBOARD)
+            response = officer_client.get(DASHBOARD + "?days=7")
+        assert response.status_code == 200
+        assert _touching(primary, "complaints_complaint")
+        replica.forget_replica_state()  # gone at the measurement: skipped as well
+        with CaptureQueriesContext(connections["default"]) as primary:
+            response = officer_client.get(DASHBOARD + "?days=90")
+        assert response.status_code == 200
+        assert _touching(primary, "complaints_complaint")
     finally:
         routed.start_standby()
-    assert response.status_code == 200
-    assert _touching(primary, "complaints_complaint")
 
 
 def test_a_browser_that_wrote_reads_from_the_primary_for_a_while(routed, client, settings):
