@@ -23,7 +23,7 @@ from apps.complaints.models import (
     TriageOverride,
     TriageRule,
 )
-from apps.core.admin import OfferedChoicesListFilter
+from apps.core.admin import GuardedChangeListMixin, OfferedChoicesListFilter
 from apps.core.csv_safe import csv_writer
 
 EDITABLE = ("status", "outcome", "priority", "assigned_to", "category", "sector", "act")
@@ -106,7 +106,7 @@ class ComplaintAdminForm(forms.ModelForm):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(admin.ModelAdmin):
+class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     form = ComplaintAdminForm
     action_form = StatusActionForm
     list_display = [
@@ -363,7 +363,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComplaintEvent)
-class ComplaintEventAdmin(ReadOnlyAdmin):
+class ComplaintEventAdmin(GuardedChangeListMixin, ReadOnlyAdmin):
     list_display = ["at", "complaint", "action", "actor"]
     list_filter = ["action", "at"]
     list_select_related = ["complaint", "actor"]

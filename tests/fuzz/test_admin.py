@@ -1,0 +1,103 @@
+"""Every changelist of the admin, with every query parameter its own page offers (filters,
+search, ordering, paging, date drill-down) fed malformed values: never a 500. A value the
+admin cannot use is ignored or answered with a 4xx (Django's own filters redirect to `?e=1`,
+the unfiltered list)."""
+
+import re
+from html import unescape
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.accounts.factories import OfficerFactory
+from tests.complaints.factories import TriageJobFactory
+from tests.fuzz.strategies import FUZZ, assert_clear, fields
+
+pytestmark = [
+    pytest.mark.django_db,
+    # Django's own date filters take a bare date ("at__gte=2026-01-15") as a naive datetime
+    # and warn (an error under our pytest settings); in production a warning, not a 500.
+    pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime"),
+]
+
+ADMINS = {
+    f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist": model_admin
+    for model, model_admin in admin.site._registry.items()
+}
+CHANGELISTS = sorted(ADMINS)
+# The admin pages are the slowest to render: one value of each class per parameter.
+SWEEP = ["\x00", "\u00b2\uff11\u0663", "9" * 25, "-1", "x" * 321]
+# Parameters every changelist reads, whether or not a link on the page carries them.
+COMMON = {"q": "pune", "o": "1", "p": "1", "all": "", "_facets": "1"}
+
+
+@pytest.fixture
+def staff_client(client):
+    officer = OfficerFactory(is_superuser=True)
+    officer.groups.add(Group.objects.get(name="Officers"))  # from the data migration
+    TriageJobFactory(complaint__assigned_to=officer)  # so every filter has something to offer
+    client.force_login(officer)
+    return client
+
+
+def offered_parameters(client, name: str) -> dict[str, str]:
+    """The query parameters the page's own links use (filters, date hierarchy, sorting)."""
+    url = reverse(name)
+    if url in _OFFERED:
+        return _OFFERED[url]
+    page = client.get(url).content.decode()
+    offered = dict(COMMON)
+    hierarchy = ADMINS[name].date_hierarchy  # its links show only years with rows
+    if hierarchy:
+        offered.update({f"{hierarchy}__year": "2026", f"{hierarchy}__month": "1"})
+        offered[f"{hierarchy}__day"] = "15"
+    for query in re.findall(r'href="\?([^"]*)"', page):
+        for name, value in parse_qsl(unescape(query), keep_blank_values=True):
+            offered.setdefault(name, value)
+    _OFFERED[url] = offered
+    return offered
+
+
+_OFFERED: dict[str, dict[str, str]] = {}  # per page: hypothesis asks once per example
+
+
+@pytest.mark.parametrize("name", CHANGELISTS)
+@settings(FUZZ, max_examples=8)
+@given(draw=st.data())
+def test_changelist(staff_client, name, draw):
+    url = reverse(name)
+    query = draw.draw(fields(offered_parameters(staff_client, name)))
+    query = {key: values for key, values in query.items() if values}
+    assert_clear(staff_client.get(f"{url}?{urlencode(query, doseq=True)}", follow=True))
+
+
+# apps/sync/admin.py belongs to the engineers working on faults: its OutboxEventAdmin needs
+# apps.core.admin.GuardedChangeListMixin (a 25-digit `created_at__year` is a 500 there).
+SYNC_DRILL_DOWN = pytest.mark.xfail(
+    strict=True, raises=OverflowError, reason="OutboxEventAdmin lacks GuardedChangeListMixin"
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=SYNC_DRILL_DOWN)
+        if name == "admin:sync_outboxevent_changelist"
+        else name
+        for name in CHANGELISTS
+    ],
+)
+def test_changelist_sweep(staff_client, name):
+    """The page's own parameters on every changelist; the common ones (search, ordering,
+    paging) on the complaints' list only, the same Django code serving them everywhere."""
+    url = reverse(name)
+    common = set() if name == "admin:complaints_complaint_changelist" else set(COMMON)
+    for parameter in offered_parameters(staff_client, name).keys() - common:
+        for bad in SWEEP:
+            query = urlencode({parameter: bad})
+            assert_clear(staff_client.get(f"{url}?{query}", follow=True))
