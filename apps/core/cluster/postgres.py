@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class PostgresPair:
     throwaway: bool = False  # tests: no crash safety, for speed
     primary_url: str = ""
     standby_url: str = ""
+    admin_url: str = ""  # the primary's `postgres` database, for setting it up
 
     # --- primary ---------------------------------------------------------------------------
     def start_primary(self) -> None:
@@ -63,6 +65,7 @@ class PostgresPair:
         with server._lock:  # the wheel's inter-process lock around pg_ctl start
             server.ensure_postgres_running()  # a no-op when it already runs
         self.primary_url = server.get_uri(DATABASE_NAME)
+        self.admin_url = server.get_uri("postgres")
 
     def stop_primary(self) -> None:
         if _running(self.primary_dir):
@@ -126,8 +129,7 @@ class PostgresPair:
     def _configure_primary(self) -> None:
         """Streaming replication on the primary: WAL for a replica, a slot for the standby,
         and a replication entry in pg_hba (trust over the Unix socket: a local topology)."""
-        admin = self.primary_url.replace(f"/{DATABASE_NAME}?", "/postgres?")
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
             wal_level = conn.execute("SHOW wal_level").fetchone()[0]
             conn.execute("ALTER SYSTEM SET wal_level = 'replica'")
             conn.execute(f"ALTER SYSTEM SET max_slot_wal_keep_size = '{MAX_SLOT_WAL_KEEP_SIZE}'")
@@ -148,10 +150,7 @@ class PostgresPair:
                 with hba.open("a") as rules:
                     rules.write("\nlocal replication all trust\n")
             conn.execute("SELECT pg_reload_conf()")
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
-            ).fetchone()
-            if not exists:
+            with suppress(psycopg.errors.DuplicateDatabase):  # a second start
                 conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
         if wal_level == "minimal":  # wal_level only changes with a restart
             self.stop_primary()
