@@ -118,17 +118,17 @@ class QueueRedis:
         for node in self.nodes:
             node.wait_ready()
 
-    def master_port(self) -> int:
-        """Where the Sentinels say the primary is now."""
-        import redis
+    def master_port(self) -> int | None:
+        """Where the Sentinels say the primary is now, as a client finds it (redis-py's
+        discovery); None while none of them reports a primary that is up."""
+        from redis.sentinel import MasterNotFoundError, Sentinel
 
-        for port in self.sentinel_ports:
-            try:
-                client = redis.Redis(port=port, socket_timeout=1)
-                return int(client.sentinel_get_master_addr_by_name(MASTER_NAME)[1])
-            except (redis.RedisError, TypeError):
-                continue
-        raise RuntimeError("No Sentinel answered.")
+        hosts = [("127.0.0.1", port) for port in self.sentinel_ports]
+        sentinel = Sentinel(hosts, sentinel_kwargs={"socket_timeout": 1})
+        try:
+            return sentinel.discover_master(MASTER_NAME)[1]
+        except MasterNotFoundError:
+            return None
 
     def node_on(self, port: int) -> ValkeyNode:
         return next(node for node in self.nodes if node.port == port)

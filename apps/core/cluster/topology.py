@@ -109,7 +109,7 @@ class Topology:
         return f"http://127.0.0.1:{self.ports.balancer}"
 
     def node_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.web[name].env['GUNICORN_BIND'].rpartition(':')[2]}"
+        return f"http://{self.web[name].env['GUNICORN_BIND']}"
 
     def start(self) -> None:
         logs = self.data_dir / "logs"
@@ -145,18 +145,21 @@ class Topology:
                 env={**os.environ, **self.env},
                 check=True,
             )
-        for number, port in enumerate(self.ports.web, start=1):
-            self.start_node(f"web{number}", port, logs)
-        self.balancer = haproxy(
-            self.data_dir / "haproxy",
-            port=self.ports.balancer,
-            nodes={name: int(self.node_url(name).rpartition(":")[2]) for name in self.web},
-        )
+        # Every Django process pays seconds of imports: the nodes and the workers start
+        # side by side, and are waited for together.
+        nodes = {f"web{n}": port for n, port in enumerate(self.ports.web, start=1)}
+        for name, port in nodes.items():
+            self.start_node(name, port, logs)
+        wait_for_workers = self.start_workers(self.rq_workers, logs)
+        for name, port in nodes.items():
+            self.web[name].wait_until(lambda port=port: http_ok(f"http://127.0.0.1:{port}/healthz"))
+        self.balancer = haproxy(self.data_dir / "haproxy", port=self.ports.balancer, nodes=nodes)
         self.balancer.start()
         self.balancer.wait_until(lambda: http_ok(f"{self.base_url}/healthz"))
-        self.start_workers(self.rq_workers, logs)
+        wait_for_workers()
 
     def start_node(self, name: str, port: int, logs: Path) -> None:
+        """Start one more gunicorn master (not waiting for it)."""
         node = Process(
             name,
             [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py"],
@@ -169,20 +172,27 @@ class Topology:
         )
         node.start()
         self.web[name] = node
-        node.wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"))
 
-    def start_workers(self, count: int, logs: Path) -> None:
+    def start_workers(self, count: int, logs: Path):
+        """Start `count` more RQ workers; returns a function that waits until they have
+        registered with the queue."""
         from rq import Worker
 
         connection = redis_client(self.queue.url)
         expected = Worker.count(connection=connection) + count
         command = [sys.executable, "manage.py", "rqworker", *WORKER_QUEUES, "--with-scheduler"]
+        started = []
         for _ in range(count):
             name = f"worker{len(self.workers) + 1}"
-            worker = Process(name, command, logs / f"{name}.log", self.env)
-            worker.start()
-            self.workers.append(worker)
-        worker.wait_until(lambda: Worker.count(connection=connection) >= expected)
+            started.append(Process(name, command, logs / f"{name}.log", self.env))
+            started[-1].start()
+            self.workers.append(started[-1])
+
+        def wait():
+            for worker in started:
+                worker.wait_until(lambda: Worker.count(connection=connection) >= expected)
+
+        return wait
 
     def processes(self) -> list[Process]:
         servers = [*(self.queue.nodes if self.queue else []), *([self.cache] if self.cache else [])]
