@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import http.client
 import os
 import pwd
@@ -904,6 +905,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-sync", action="store_true", help="no fake records API")
     args = parser.parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    # Held until exit: a second drill on the same folder would take over its services.
+    with open(args.data_dir / "drill.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Another drill is running on {args.data_dir}; wait for it to finish.")
+            return 2
+        return _drill(args)
+
+
+def _drill(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     began = time.monotonic()
     signal.signal(signal.SIGTERM, _on_sigterm)
