@@ -1,10 +1,15 @@
 """The drill's verdicts over recorded data: loss of acknowledged saves, when saves were back
-after a kill, catch-up lateness, the exit code. `make drill` itself is never run here."""
+after a kill, catch-up lateness, the exit code, and how it finds processes in /proc.
+`make drill` itself is never run here."""
 
 import json
+import os
+import signal
+import subprocess
 
 import pytest
 
+from bench.drill import _alive, _children, _wait_gone
 from bench.drill_checks import (
     NO_ANSWER,
     Save,
@@ -166,3 +171,20 @@ def test_drill_results_are_written_beside_the_bench_results(tmp_path):
     assert data["scenarios"][0]["name"] == "drill_checks"
     assert (tmp_path / "drill-20261201T000000Z.json").exists()
     assert not (tmp_path / "latest.json").exists()  # the bench's own results stay untouched
+
+
+# --- finding the parts' processes (/proc, no psutil) -------------------------------------
+def test_children_are_found_by_command_line_and_a_killed_unreaped_one_is_gone():
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert child.pid in _children(os.getpid(), "sleep 30")
+        assert child.pid not in _children(os.getpid(), "gunicorn")
+        os.kill(child.pid, signal.SIGKILL)
+        _wait_gone(child.pid, 5)
+        # A zombie (killed, not yet reaped by its parent) counts as gone, as the drill needs
+        # for "a new process is back" while serve has not reaped the killed one yet.
+        assert not _alive(child.pid)
+        assert child.pid not in _children(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
