@@ -231,6 +231,21 @@ def _answering_teacher():
     return teacher, attempt, reverse("assessments:answer", args=[attempt.pk, question.pk])
 
 
+def test_a_teachers_answer_save_stays_on_the_primary_at_one_query(
+    routed, client, django_assert_num_queries
+):
+    teacher, _attempt, url = _answering_teacher()
+    client.force_login(teacher)
+    client.post(url, {"value": 1}, HTTP_HX_REQUEST="true")  # warms the session and caches
+    with (
+        CaptureQueriesContext(connections[replica.REPLICA]) as standby,
+        django_assert_num_queries(1),  # the upsert, as without a replica
+    ):
+        response = client.post(url, {"value": 2}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert not standby.captured_queries
+
+
 def test_the_pool_recovers_from_a_primary_restart_without_a_process_restart(routed, client):
     teacher, attempt, url = _answering_teacher()
     client.force_login(teacher)
