@@ -50,26 +50,28 @@ def pair(django_db_setup, django_db_blocker):
     pair = start_postgres_pair(folder, throwaway=True)
     default = connections["default"]
     saved = {**default.settings_dict, "OPTIONS": dict(default.settings_dict["OPTIONS"])}
-    with django_db_blocker.unblock():
-        _point(default, pair.primary_url)
-        call_command("migrate", verbosity=0, interactive=False)
-        # As settings.py builds it from DATABASE_REPLICA_URL (no pool).
-        connections.settings[replica.REPLICA] = replica_database(
-            {**saved, **_server(pair.standby_url), "OPTIONS": _socket(pair.standby_url)}
-        )
-        pair.wait_replayed()
-        try:
+    try:
+        with django_db_blocker.unblock():
+            _point(default, pair.primary_url)
+            call_command("migrate", verbosity=0, interactive=False)
+            # As settings.py builds it from DATABASE_REPLICA_URL (no pool).
+            connections.settings[replica.REPLICA] = replica_database(
+                {**saved, **_server(pair.standby_url), "OPTIONS": _socket(pair.standby_url)}
+            )
+            pair.wait_replayed()
             yield pair
-        finally:
-            connections[replica.REPLICA].close()
-            del connections.settings[replica.REPLICA]
-            del connections[replica.REPLICA]
+    finally:
+        with django_db_blocker.unblock():
+            if replica.REPLICA in connections.settings:
+                connections[replica.REPLICA].close()
+                del connections[replica.REPLICA]
+                del connections.settings[replica.REPLICA]
             default.close()
             default.close_pool()
             default.settings_dict.clear()
             default.settings_dict.update(saved)
-            pair.stop()
-            shutil.rmtree(folder, ignore_errors=True)
+        pair.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _socket(url: str) -> dict:

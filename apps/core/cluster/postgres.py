@@ -197,9 +197,13 @@ def start_postgres_pair(data_dir: Path, *, throwaway: bool = False) -> PostgresP
         system_user="embedded_postgres" if os.geteuid() == 0 else None,
         throwaway=throwaway,
     )
-    pair.start_primary()
-    pair._configure_primary()
-    if not (pair.standby_dir / "PG_VERSION").exists():
-        pair._basebackup()
-    pair.start_standby()
+    try:
+        pair.start_primary()
+        pair._configure_primary()
+        if not (pair.standby_dir / "PG_VERSION").exists():
+            pair._basebackup()
+        pair.start_standby()
+    except BaseException:
+        pair.stop()  # leave no server running behind a failed start
+        raise
     return pair
