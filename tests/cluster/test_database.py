@@ -23,10 +23,13 @@ from apps.assessments import services as assessment_services
 from apps.assessments.models import Answer, Question
 from apps.core import replica
 from apps.core.cluster.postgres import start_postgres_pair
+from apps.sync.fake_remote import DEFAULT_KEY_FIELDS, FakeRemote
+from apps.sync.services import outbox_reconcile_compare
 from config.db_router import replica_database
 from tests.accounts.factories import TEST_PASSWORD, TeacherFactory, UserFactory
 from tests.assessments.factories import AssessmentFactory, AssignmentFactory, QuestionFactory
 from tests.complaints.factories import ComplaintFactory
+from tests.sync.conftest import API_KEY, APP_ID, connector_settings
 
 pytestmark = pytest.mark.cluster
 
@@ -161,6 +164,21 @@ def test_staff_results_and_the_export_read_from_the_standby(routed):
         call_command("export_results", str(assessment.pk), "--no-progress", stdout=io.StringIO())
     assert _touching(standby, "assessments_attempt")
     assert not _touching(primary, "assessments_attempt")
+
+
+def test_the_reconcile_comparison_reads_links_from_the_standby(routed, settings):
+    remote = FakeRemote(
+        rate=10, daily_quota=1000, app_id=APP_ID, api_key=API_KEY, key_fields=DEFAULT_KEY_FIELDS
+    ).start()
+    settings.SYNC_CONNECTORS = connector_settings(remote.url)
+    try:
+        with queries_per_alias() as (primary, standby):
+            result = outbox_reconcile_compare(connector="records")
+    finally:
+        remote.stop()
+    assert not result.stopped
+    assert _touching(standby, "sync_remotelink")
+    assert not _touching(primary, "sync_remotelink")
 
 
 def test_a_lagging_standby_is_skipped(officer_client, routed, settings):
