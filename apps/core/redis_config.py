@@ -17,7 +17,7 @@ This module must import without Django configured (settings imports it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 SENTINEL_SCHEME = "sentinel://"
 ERR_SENTINEL_URL = (
@@ -74,7 +74,7 @@ def cache_connection(url: str) -> tuple[str, dict]:
     sentinel = parse_sentinel_url(url)
     if sentinel is None:
         return url, {}
-    password = f":{sentinel.password}@" if sentinel.password else ""
+    password = f":{quote(sentinel.password, safe='')}@" if sentinel.password else ""
     # django-redis reads the master's name from the LOCATION's host part.
     location = f"redis://{password}{sentinel.master}/{sentinel.db}"
     return location, {

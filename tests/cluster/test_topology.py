@@ -19,12 +19,14 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 import pytest
+import redis
+from django_redis.cache import RedisCache
 from rq.job import Job
 
 from apps.accounts.demo import DEMO_PASSWORD
 from apps.core.cluster.haproxy import INSTALL_COMMAND, SERVED_BY_HEADER
 from apps.core.cluster.topology import Ports, Topology
-from apps.core.redis_config import redis_client
+from apps.core.redis_config import cache_connection, redis_client
 
 pytestmark = pytest.mark.cluster
 
@@ -303,3 +305,16 @@ def test_the_queue_fails_over_and_web_and_workers_carry_on(cluster, db):
     # Nothing was restarted: the same processes carried on.
     assert {p.name: p.popen.pid for p in [*cluster.workers, cluster.web["web2"]]} == pids
     assert all(p.running for p in [*cluster.workers, cluster.web["web2"]])
+
+
+def test_the_cache_through_sentinel_writes_to_the_current_primary(cluster):
+    """CACHE_URL=sentinel://...: django-redis's SentinelClient, after the failover above,
+    finds the promoted primary (the cluster's own cache is a separate, plain Valkey)."""
+    location, options = cache_connection(cluster.queue.url.replace("/0", "/1"))
+    cache = RedisCache(location, {"OPTIONS": options, "KEY_PREFIX": "sentinel-test"})
+    primary = redis.Redis(port=cluster.queue.master_port(), db=1)
+
+    cache.set("probe", {"answer": 42}, 60)
+
+    assert cache.get("probe") == {"answer": 42}
+    assert primary.exists("sentinel-test:1:probe")
