@@ -341,6 +341,7 @@ class Drill:
         self.started: dict[int, str] = {}  # pid -> command line, for the last-resort kill
         self.web_workers = 2
         self.base_url = ""
+        self.ready_after: float | None = None  # seconds serve took to answer /healthz
 
     # --- the stack ----------------------------------------------------------------------
     def start(self) -> None:
@@ -375,7 +376,9 @@ class Drill:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        began = time.monotonic()
         wait_for_http(f"{self.base_url}/healthz", timeout=SERVE_READY_S, process=self.serve)
+        self.ready_after = time.monotonic() - began
         self._remember_tree()
 
     def _start_remote(self) -> dict[str, str]:
@@ -864,7 +867,8 @@ class Drill:
         result.add(name, late, text, f"<= {bound} s", ok)
 
 
-def _meta(stamp: str, seconds: float) -> dict:
+def _meta(stamp: str, seconds: float, ready_after: float | None) -> dict:
+    ready = "" if ready_after is None else f", answering {ready_after:.0f} s after its start"
     return {
         "mode": "drill",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -873,7 +877,7 @@ def _meta(stamp: str, seconds: float) -> dict:
         "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / (1 << 30):.1f} GiB",
         "commit": _git_commit(),
         "stack": "`manage.py serve --no-demo` (embedded PostgreSQL and Valkey, 2 gunicorn "
-        "workers, 1 RQ worker with the scheduler), DEBUG off",
+        f"workers, 1 RQ worker with the scheduler), DEBUG off{ready}",
         "generators": f"Python threads: {SAVERS} teachers saving every {SAVE_INTERVAL_S:g} s, "
         f"a submit every {SUBMIT_EVERY_S:g} s, a filing every {FILE_EVERY_S:g} s, /healthz "
         f"and /readyz every {HEALTH_EVERY_S:g} s. Bounds: a part back and saves succeeding "
@@ -940,7 +944,11 @@ def _drill(args: argparse.Namespace) -> int:
             drill.results.append(ScenarioResult("stop", "Drill", status=f"failed: {exc!r}"))
     results = drill.results
     markdown = write_results(
-        args.results_dir, stamp, _meta(stamp, time.monotonic() - began), results, prefix="drill-"
+        args.results_dir,
+        stamp,
+        _meta(stamp, time.monotonic() - began, drill.ready_after),
+        results,
+        prefix="drill-",
     )
     print("\n" + markdown)
     code = exit_code(results)
