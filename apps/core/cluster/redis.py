@@ -10,7 +10,6 @@ roles the last one ended with, and on the data it left.
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,15 +30,13 @@ def valkey_binary() -> str:
     return str(get_binary_path())
 
 
-def _ping(address: tuple[str, int] | str) -> bool:
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+def _answers(where: dict) -> bool:
+    """PONG from a server (or a Sentinel); `where` is redis-py's host/port or socket path."""
+    import redis
+
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(1.0)
-            sock.connect(address)
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
+        return redis.Redis(**where, socket_timeout=1, socket_connect_timeout=1).ping()
+    except redis.RedisError:  # refused, not there yet, still loading its data
         return False
 
 
@@ -57,8 +54,11 @@ class ValkeyNode:
         return self.folder / "valkey.sock"
 
     @property
-    def address(self) -> tuple[str, int] | str:
-        return ("127.0.0.1", self.port) if self.port else str(self.socket_path)
+    def where(self) -> dict:
+        """How redis-py reaches it."""
+        if self.port:
+            return {"host": "127.0.0.1", "port": self.port}
+        return {"unix_socket_path": str(self.socket_path)}
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ class ValkeyNode:
         self.process.start()
 
     def wait_ready(self) -> None:
-        self.process.wait_until(lambda: _ping(self.address))
+        self.process.wait_until(lambda: _answers(self.where))
 
 
 @dataclass
