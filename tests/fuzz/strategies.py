@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 # Bounded so the suite stays fast: each example is one request on the real stack.
 FUZZ = settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,  # the client and the rows are reused on purpose
