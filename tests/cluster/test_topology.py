@@ -14,6 +14,7 @@ import re
 import shutil
 import threading
 from collections import defaultdict
+from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 import redis
 from django_redis.cache import RedisCache
+from rq import Queue
 from rq.job import Job
 
 from apps.accounts.demo import DEMO_PASSWORD
@@ -298,6 +300,10 @@ def test_the_queue_fails_over_and_web_and_workers_carry_on(cluster, db):
         "triage of the complaint filed after the failover",
     )
     _wait_for(lambda: stranded.status()[0] == "submitted", "the recovery sweep")
+    # Scheduled work goes on: the workers' scheduler (which died with the old primary and
+    # was started again) moves a due job onto the queue of the new primary.
+    scheduled = Queue("high", connection=queue).enqueue_in(timedelta(seconds=1), "os.getpid")
+    _wait_for(lambda: scheduled.get_status(refresh=True) == "finished", "a scheduled job")
 
     assert stranded.status() == ("submitted", True)
     assert teacher.saved()[teacher.questions[0]] == 4
