@@ -113,6 +113,9 @@ class Topology:
 
     def start(self) -> None:
         logs = self.data_dir / "logs"
+        nodes = {f"web{n}": port for n, port in enumerate(self.ports.web, start=1)}
+        # First: without haproxy installed nothing else is started.
+        self.balancer = haproxy(self.data_dir / "haproxy", port=self.ports.balancer, nodes=nodes)
         self.queue = QueueRedis(
             self.data_dir / "queue",
             self.ports.queue_primary,
@@ -147,13 +150,11 @@ class Topology:
             )
         # Every Django process pays seconds of imports: the nodes and the workers start
         # side by side, and are waited for together.
-        nodes = {f"web{n}": port for n, port in enumerate(self.ports.web, start=1)}
         for name, port in nodes.items():
             self.start_node(name, port, logs)
         wait_for_workers = self.start_workers(self.rq_workers, logs)
         for name, port in nodes.items():
             self.web[name].wait_until(lambda port=port: http_ok(f"http://127.0.0.1:{port}/healthz"))
-        self.balancer = haproxy(self.data_dir / "haproxy", port=self.ports.balancer, nodes=nodes)
         self.balancer.start()
         self.balancer.wait_until(lambda: http_ok(f"{self.base_url}/healthz"))
         wait_for_workers()
