@@ -1,10 +1,17 @@
 """Admin building blocks shared by the apps."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.db import models
+from django.utils.translation import gettext_lazy as _
 
-from apps.core.input import parse_int
+from apps.core.input import BIGINT_MAX, parse_int
+
+ERR_SELECTED_IDS = _(
+    "The selection holds something that is not a row of this list: nothing was done."
+)
 
 
 class OfferedChoicesListFilter(admin.SimpleListFilter):
@@ -38,7 +45,19 @@ class GuardedChangeList(ChangeList):
 
 
 class GuardedChangeListMixin:
-    """For a ModelAdmin with a date_hierarchy."""
+    """For a ModelAdmin: the guarded date drill-down, and bulk actions whose selected ids
+    (`_selected_action`, integer keys) must be ASCII whole numbers: Django filters by them
+    unchecked, and `_selected_action=abc` was a 500 when the action ran its query."""
 
     def get_changelist(self, request, **kwargs):
         return GuardedChangeList
+
+    def response_action(self, request, queryset):
+        if isinstance(self.model._meta.pk, models.IntegerField):  # AutoField and BigAutoField
+            try:
+                for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                    parse_int(value, minimum=1, maximum=BIGINT_MAX)
+            except ValueError:
+                self.message_user(request, ERR_SELECTED_IDS, messages.ERROR)
+                return None  # Django answers a failed action with the list again
+        return super().response_action(request, queryset)

@@ -101,3 +101,12 @@ def test_changelist_sweep(staff_client, name):
         for bad in SWEEP:
             query = urlencode({parameter: bad})
             assert_clear(staff_client.get(f"{url}?{query}", follow=True))
+
+
+@FUZZ
+@given(data=fields({"action": "assign_to_me", "_selected_action": "1", "index": "0"}))
+def test_changelist_action(staff_client, data):
+    """The action bar's post: the action, the selected ids (checkboxes) and the row index."""
+    data = {key: values for key, values in data.items() if values}
+    url = reverse("admin:complaints_complaint_changelist")
+    assert_clear(staff_client.post(url, data, follow=True))

@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from apps.assessments import services
 from apps.assessments.models import Answer, Attempt
 from apps.complaints.models import Complaint
+from apps.core.admin import ERR_SELECTED_IDS
 from apps.core.input import ERR_NEEDS_SLASH, ERR_NUL_IN_ADDRESS
 from tests.accounts.factories import OfficerFactory
 from tests.complaints.conftest import filing_data
@@ -141,3 +142,14 @@ def test_an_admin_post_without_its_trailing_slash_is_no_500(debug, client):
     client.force_login(OfficerFactory(is_superuser=True))
     response = client.post("/admin/complaints/complaint", {"action": "export_csv"})
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("selected", ["abc", "", "\uff11", "9" * 25])
+def test_an_admin_action_on_ids_that_are_no_rows_says_so(debug, client, selected):
+    staff = OfficerFactory(is_superuser=True)
+    client.force_login(staff)
+    url = reverse("admin:complaints_complaint_changelist")
+    data = {"action": "assign_to_me", "_selected_action": selected, "index": "0"}
+    response = client.post(url, data, follow=True)
+    assert response.status_code == 200
+    assert str(ERR_SELECTED_IDS) in response.content.decode()
