@@ -4,6 +4,7 @@ apps/core/pytest_embedded.py); nothing here fakes them."""
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 
 
 def pytest_configure(config):
@@ -16,6 +17,14 @@ def pytest_configure(config):
     settings.SECURE_SSL_REDIRECT = False
     # PBKDF2 is slow by design; the tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """LocaleMiddleware leaves a request's language (Accept-Language: ms) active in the
+    thread: without this, a later test would see Malay labels."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

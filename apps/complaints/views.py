@@ -11,8 +11,6 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage, is_ratelimited
-from django_ratelimit.decorators import ratelimit
-from django_ratelimit.exceptions import Ratelimited
 
 from apps.complaints.forms import (
     ERR_SPAM,
@@ -30,6 +28,7 @@ from apps.complaints.selectors import (
     dashboard_stats,
 )
 from apps.complaints.services import attachment_download_record, complaint_file
+from apps.core.ratelimit import RateLimited, rate_limit
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -58,7 +57,7 @@ def _page_or_partial(request: HtmxHttpRequest, template: str, partial: str, cont
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@ratelimit(group="complaints:file", key=client_key, rate=_file_rate, method="POST", block=True)
+@rate_limit(group="complaints:file", keys=(client_key,), rate=_file_rate)
 def file_complaint(request: HtmxHttpRequest) -> HttpResponse:
     """The public form. POST files the complaint and shows the reference and the receipt."""
     if request.method == "GET":
@@ -101,7 +100,7 @@ def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
     lookup = {"group": "complaints:status", "key": client_key, "rate": _status_rate}
     usage = get_usage(request, **lookup)  # a peek: only failed look-ups count
     if usage and usage["count"] >= usage["limit"]:
-        raise Ratelimited()
+        raise RateLimited.from_usage(usage)
     form = StatusForm(request.POST)
     if not form.is_valid():
         context = {"form": form}

@@ -15,6 +15,12 @@ class RateLimited(Ratelimited):
         super().__init__()
         self.retry_after = retry_after
 
+    @classmethod
+    def from_usage(cls, usage: dict) -> "RateLimited":
+        """From django-ratelimit's get_usage() (time_left is -1 when the count failed)."""
+        time_left = usage["time_left"]
+        return cls(retry_after=max(time_left, 1) if time_left >= 0 else None)
+
 
 def rate_limit(*, group: str, keys: tuple[str, ...], rate, method: str = "POST"):
     """View decorator: one counter per key in `keys` (django-ratelimit keys: "ip",
@@ -29,8 +35,7 @@ def rate_limit(*, group: str, keys: tuple[str, ...], rate, method: str = "POST")
                     request, group=group, key=key, rate=rate, method=method, increment=True
                 )
                 if usage and usage["should_limit"]:
-                    time_left = usage["time_left"]
-                    raise RateLimited(retry_after=max(time_left, 1) if time_left >= 0 else None)
+                    raise RateLimited.from_usage(usage)
             return view(request, *args, **kwargs)
 
         return wrapped

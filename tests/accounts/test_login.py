@@ -30,7 +30,7 @@ ADMIN_LOGIN = "/admin/login/"
 
 @LOGINS
 def test_login_is_rate_limited_per_username_across_addresses(client, settings, url):
-    settings.LOGIN_RATE_LIMIT = "3/m"
+    settings.LOGIN_RATE_LIMIT = "3/h"
     officer = OfficerFactory(username="officer")
     for n in range(3):
         response = client.post(
@@ -47,7 +47,7 @@ def test_login_is_rate_limited_per_username_across_addresses(client, settings, u
 
 @LOGINS
 def test_login_is_rate_limited_per_address(client, settings, url):
-    settings.LOGIN_RATE_LIMIT = "3/m"
+    settings.LOGIN_RATE_LIMIT = "3/h"
     for n in range(3):
         client.post(url, {"username": f"user{n}", "password": "guess"})
     assert client.get(url).status_code == 200  # only attempts count, not showing the form
@@ -56,7 +56,7 @@ def test_login_is_rate_limited_per_address(client, settings, url):
 
 
 def test_the_site_and_the_admin_login_share_their_counters(client, settings):
-    settings.LOGIN_RATE_LIMIT = "2/m"
+    settings.LOGIN_RATE_LIMIT = "2/h"
     client.post(
         reverse("login"), {"username": "officer", "password": "guess"}, REMOTE_ADDR="1.1.1.1"
     )

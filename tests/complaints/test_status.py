@@ -133,6 +133,8 @@ def test_failed_lookups_are_rate_limited_but_good_ones_are_not(client, pending, 
     blocked = client.post(STATUS, good)
     assert blocked.status_code == 429
     assert "Too many requests" in blocked.content.decode()
+    seconds = int(blocked["Retry-After"])  # the end of the window that refused it
+    assert 1 <= seconds <= 60 and f"try again in {seconds} second" in blocked.content.decode()
 
 
 @pytest.mark.django_db
@@ -159,6 +161,7 @@ def test_filing_is_rate_limited_and_no_raw_address_is_stored(client, queue, htmx
         assert client.post(URL, filing_data(anonymous="on"), **headers).status_code == 201
     blocked = client.post(URL, filing_data(anonymous="on"), **headers)
     assert blocked.status_code == 429
+    assert f"try again in {blocked['Retry-After']} second" in blocked.content.decode()
     assert ("<html" in blocked.content.decode()) is not htmx
     assert Complaint.objects.count() == 2
     # Another client is not affected.
