@@ -3,24 +3,25 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Batch, District, User
+from apps.core.admin import GuardedChangeListMixin
 
 
 @admin.register(District)
-class DistrictAdmin(admin.ModelAdmin):
+class DistrictAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
+class BatchAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(GuardedChangeListMixin, DjangoUserAdmin):
     list_display = ["username", "employee_id", "email", "role", "district", "batch", "is_active"]
     list_filter = ["role", "district", "batch", "is_staff", "is_active"]
     list_select_related = ["district", "batch"]

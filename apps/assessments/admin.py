@@ -11,6 +11,7 @@ from apps.assessments.models import (
     Question,
     ScoreBand,
 )
+from apps.core.admin import GuardedChangeListMixin
 
 
 class QuestionInline(admin.TabularInline):
@@ -33,7 +34,7 @@ class ChoiceInline(admin.TabularInline):
     ordering = ["position"]
 
 
-class VersionedAdmin(admin.ModelAdmin):
+class VersionedAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     """Any change through the admin bumps the assessment's version (cached content is keyed
     by it), in the same transaction as the change."""
 
@@ -87,7 +88,7 @@ class AccommodationInline(admin.TabularInline):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ["assessment", "district", "batch", "opens_at", "closes_at"]
     list_filter = ["assessment", "district", "batch"]
     list_select_related = ["assessment", "district", "batch"]
@@ -109,7 +110,7 @@ class AssignmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(admin.ModelAdmin):
+class AttemptAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = [
         "assessment",
         "user",

@@ -349,7 +349,7 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         return response
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     """Append-only records: nobody edits or deletes them in the admin."""
 
     def has_add_permission(self, request):
@@ -363,7 +363,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComplaintEvent)
-class ComplaintEventAdmin(GuardedChangeListMixin, ReadOnlyAdmin):
+class ComplaintEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "complaint", "action", "actor"]
     list_filter = ["action", "at"]
     list_select_related = ["complaint", "actor"]
@@ -386,25 +386,25 @@ class TriageOverrideAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ["name", "code", "sla_days"]
     search_fields = ["name", "code"]
 
 
 @admin.register(Sector)
-class SectorAdmin(admin.ModelAdmin):
+class SectorAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
 
 
 @admin.register(Act)
-class ActAdmin(admin.ModelAdmin):
+class ActAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ["title", "section", "section_title", "code"]
     search_fields = ["title", "section", "section_title", "code"]
 
 
 @admin.register(TriageRule)
-class TriageRuleAdmin(admin.ModelAdmin):
+class TriageRuleAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ["pattern", "category", "sector", "act", "weight", "is_active"]
     list_filter = ["is_active", "category"]
     list_select_related = ["category", "sector", "act"]

@@ -110,3 +110,16 @@ def test_changelist_action(staff_client, data):
     data = {key: values for key, values in data.items() if values}
     url = reverse("admin:complaints_complaint_changelist")
     assert_clear(staff_client.post(url, data, follow=True))
+
+
+# Left out: admins registered by code we do not own, apps/sync (the faults engineers) and
+# django.contrib.auth's Group, where `_selected_action=abc` is still a 500 until they use
+# apps.core.admin.GuardedChangeListMixin too.
+GUARDED = [name for name in CHANGELISTS if not name.startswith(("admin:sync_", "admin:auth_"))]
+
+
+@pytest.mark.parametrize("name", GUARDED)
+@pytest.mark.parametrize("selected", ["abc", "\uff11", "9" * 25])
+def test_every_changelist_action_with_ids_that_are_no_rows(staff_client, name, selected):
+    data = {"action": "delete_selected", "_selected_action": selected, "index": "0"}
+    assert_clear(staff_client.post(reverse(name), data, follow=True))
