@@ -1,13 +1,17 @@
 """One child process of the cluster: its own session (so a kill -9 of a node reaches its
 master and workers, and the terminal's Ctrl-C reaches only `manage.py cluster`, which then
-stops everything in order), output appended to a log file."""
+stops everything in order), output appended to a log file, and a SIGTERM when the process
+that started it dies, however it dies (nothing is left holding the ports and data of the
+next run)."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +21,13 @@ STOP_TIMEOUT_SECONDS = 20
 READY_TIMEOUT_SECONDS = 60
 ERR_EXITED = "{name} exited with code {code}; see {log}"
 ERR_NOT_READY = "{name} was not ready within {timeout:.0f} s; see {log}"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _terminate_with_parent() -> None:
+    """preexec_fn: in the child, before exec (the setting survives exec)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -37,6 +48,7 @@ class Process:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_terminate_with_parent,
             )
 
     @property
