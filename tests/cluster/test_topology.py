@@ -93,7 +93,8 @@ def cluster(tmp_path_factory, database_url):
 
 
 @pytest.fixture(scope="module")
-def db(cluster):
+def cluster_db(cluster):
+    """psycopg on the cluster's database (not pytest-django's `db`: no test database here)."""
     with psycopg.connect(cluster.env["DATABASE_URL"], autocommit=True) as conn:
         yield conn
 
@@ -183,8 +184,8 @@ def _save_with_replay(teacher, client, question: int, value: int):
     return tries, response
 
 
-def test_a_teacher_saves_and_submits_through_both_nodes(cluster, db):
-    teacher = Teacher(cluster, db, "T1001")
+def test_a_teacher_saves_and_submits_through_both_nodes(cluster, cluster_db):
+    teacher = Teacher(cluster, cluster_db, "T1001")
     served_by = set()
     for position, question_id in enumerate(teacher.questions):
         response = teacher.save(question_id, position % 5 + 1)
@@ -200,13 +201,13 @@ def test_a_teacher_saves_and_submits_through_both_nodes(cluster, db):
     assert teacher.status() == ("submitted", False)
 
 
-def test_a_node_killed_mid_load_loses_no_acknowledged_save(cluster, db):
+def test_a_node_killed_mid_load_loses_no_acknowledged_save(cluster, cluster_db):
     """kill -9 of web1's master and worker while four threads save: every save the balancer
     acknowledged is in PostgreSQL, and every save sent after the kill is acknowledged by
     web2, at worst on its second try: a request on a kept-alive connection to the dead node
     is closed unanswered (HAProxy does not resend a POST), and the page resends it, as it
     resends every save that got no answer."""
-    teacher = Teacher(cluster, db, "T1002")
+    teacher = Teacher(cluster, cluster_db, "T1002")
     killed = threading.Event()
     acknowledged: dict[int, int] = {}  # question -> value of its last acknowledged save
     after_kill = defaultdict(list)  # thread -> (tries, status, node) of saves after the kill
@@ -254,13 +255,13 @@ def test_a_node_killed_mid_load_loses_no_acknowledged_save(cluster, db):
     assert teacher.status() == ("submitted", False)
 
 
-def test_the_queue_fails_over_and_web_and_workers_carry_on(cluster, db):
+def test_the_queue_fails_over_and_web_and_workers_carry_on(cluster, cluster_db):
     """kill -9 of the queue's primary: Sentinel promotes the replica; without a restart the
     web saves and enqueues, a worker runs the job, and an attempt whose auto-submit job the
     failover lost is submitted by the workers' recovery sweep from its database row."""
     queue = redis_client(cluster.queue.url)
-    teacher = Teacher(cluster, db, "T1003")
-    stranded = Teacher(cluster, db, "T1004")
+    teacher = Teacher(cluster, cluster_db, "T1003")
+    stranded = Teacher(cluster, cluster_db, "T1004")
     old_port = cluster.queue.master_port()
     pids = {p.name: p.popen.pid for p in [*cluster.workers, cluster.web["web2"]]}
 
@@ -274,11 +275,11 @@ def test_the_queue_fails_over_and_web_and_workers_carry_on(cluster, db):
     # `stranded` is due now, and its auto-submit job is gone from the new primary, as if
     # the old one had not replicated it yet: only its database row is left.
     sql = "SELECT deadline FROM assessments_attempt WHERE id = %s"
-    deadline = db.execute(sql, [stranded.attempt_id]).fetchone()[0]
+    deadline = cluster_db.execute(sql, [stranded.attempt_id]).fetchone()[0]
     job_id = f"attempt-{stranded.attempt_id}-autosubmit-{int(deadline.timestamp())}"
     if Job.exists(job_id, connection=queue):
         Job.fetch(job_id, connection=queue).delete()
-    db.execute(
+    cluster_db.execute(
         "UPDATE assessments_attempt SET deadline = now() WHERE id = %s", [stranded.attempt_id]
     )
     # The web, through the new primary: a save, and a complaint whose triage is a job.
@@ -292,7 +293,7 @@ def test_the_queue_fails_over_and_web_and_workers_carry_on(cluster, db):
     assert response.status_code == 201, response.text
 
     _wait_for(
-        lambda: db.execute(
+        lambda: cluster_db.execute(
             "SELECT t.state FROM complaints_triagejob t JOIN complaints_complaint c "
             "ON c.id = t.complaint_id WHERE c.description = %s AND t.state IN ('done', 'manual')",
             [description],
