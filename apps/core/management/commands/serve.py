@@ -2,8 +2,12 @@
 
 Starts embedded PostgreSQL/Valkey when DATABASE_URL/REDIS_URL are not set, applies
 migrations, loads the demo data, then runs gunicorn and RQ worker(s) with the scheduler.
-Ctrl-C (or SIGTERM) stops the children, then the services. A child that dies is reported
-and brings the rest down, so a broken worker is never hidden behind a healthy web server.
+It is a supervisor: a child that dies (the gunicorn master, a worker) and an embedded
+service that dies (PostgreSQL, Valkey) are started again, each with capped exponential
+back-off (apps.core.backoff), one log line per restart. What a lost job left undone is
+redone by the workers' own recovery sweep (apps.core.recovery), here and in production.
+Ctrl-C (or SIGTERM) stops the workers first, then the web server, then the services, so
+nothing is left talking to a server that is already gone.
 """
 
 import os
@@ -12,15 +16,41 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.backoff import Backoff
 from apps.core.embedded import EmbeddedServices
 
 STOP_TIMEOUT_SECONDS = 20
-CATCH_UP_COMMANDS = ("submit_expired_attempts", "requeue_triage", "sync_reconcile")
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class Part:
+    """One supervised thing: `start()` (re)starts it, `exit_reason()` is None while it runs."""
+
+    name: str
+    start: Callable[[], None]
+    exit_reason: Callable[[], str | None]
+    backoff: Backoff = field(default_factory=Backoff)
+    restart_at: float | None = None
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    def exit_reason(self) -> str | None:
+        code = self.process.poll()
+        return None if code is None else f"pid {self.process.pid} exited with code {code}"
 
 
 def default_bind() -> str:
@@ -79,7 +109,16 @@ class Command(BaseCommand):
                     valkey=not os.environ.get("REDIS_URL"),
                 )
             )
-        children: dict[str, subprocess.Popen] = {}
+        web = Child(
+            "web",
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py"],
+            {"GUNICORN_BIND": options["bind"], "WEB_CONCURRENCY": str(options["web_workers"])},
+        )
+        worker_command = [sys.executable, "manage.py", "rqworker", "high", "default", "low"]
+        workers = [
+            Child(f"worker-{number}", [*worker_command, "--with-scheduler"])
+            for number in range(1, options["rq_workers"] + 1)
+        ]
         signal.signal(signal.SIGINT, self._request_stop)
         signal.signal(signal.SIGTERM, self._request_stop)
         try:
@@ -88,32 +127,20 @@ class Command(BaseCommand):
                 self._manage("seed_demo")
             if not settings.DEBUG:
                 self._manage("collectstatic", "--noinput")
-            # Catch up on what a crash or a lost Redis left behind last time: attempts past
-            # their deadline, triage jobs never run, outbox rows (this also restarts the
-            # periodic outbox sweep). The workers pick the queued jobs up as they start.
-            for catch_up in CATCH_UP_COMMANDS:
-                self._manage(catch_up)
-            children["web"] = self._spawn(
-                [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py"],
-                GUNICORN_BIND=options["bind"],
-                WEB_CONCURRENCY=str(options["web_workers"]),
-            )
-            for number in range(1, options["rq_workers"] + 1):
-                children[f"worker-{number}"] = self._spawn(
-                    [
-                        sys.executable,
-                        "manage.py",
-                        "rqworker",
-                        "high",
-                        "default",
-                        "low",
-                        "--with-scheduler",
-                    ]
-                )
+            # What a crash or a lost Redis left behind last time (attempts past their
+            # deadline, triage, the outbox) is redone by the workers' recovery sweep, which
+            # each worker arms as it starts: no catch-up command here.
+            parts = [self._service_part(services, n) for n in services.urls] if services else []
+            for child in (web, *workers):
+                self._spawn(child)
+                parts.append(Part(child.name, lambda c=child: self._spawn(c), child.exit_reason))
             self._announce(options["bind"])
-            self._supervise(children)
+            self._supervise(parts)
         finally:
-            self._stop_children(children)
+            # Workers first: they finish their job and deregister from a Redis that is
+            # still there; then the web server; then the services they both use.
+            self._stop_children(workers)
+            self._stop_children([web])
             if services is not None:
                 self.stdout.write("Stopping embedded services ...")
                 services.stop()
@@ -127,11 +154,23 @@ class Command(BaseCommand):
         if result.returncode != 0:
             raise CommandError(f"`manage.py {' '.join(command)}` failed ({result.returncode}).")
 
-    def _spawn(self, command: list[str], **extra_env: str) -> subprocess.Popen:
+    def _spawn(self, child: Child) -> None:
         # A session of its own: the terminal's Ctrl-C reaches only this supervisor, which
         # then stops the children in order instead of all at once.
-        return subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env={**os.environ, **extra_env}, start_new_session=True
+        child.process = subprocess.Popen(
+            child.command,
+            cwd=settings.BASE_DIR,
+            env={**os.environ, **child.env},
+            start_new_session=True,
+        )
+
+    @staticmethod
+    def _service_part(services: EmbeddedServices, url_name: str) -> Part:
+        name = "postgres" if url_name == "DATABASE_URL" else "valkey"
+        return Part(
+            name,
+            lambda: services.restart(name),
+            lambda: "stopped" if name in services.dead() else None,
         )
 
     def _announce(self, bind: str) -> None:
@@ -143,23 +182,42 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:>14}: {username} / {password}")
         self.stdout.write("Press Ctrl-C to stop.\n")
 
-    def _supervise(self, children: dict[str, subprocess.Popen]) -> None:
+    def _supervise(self, parts: list[Part]) -> None:
+        """Services come first in `parts`: the children need them."""
+        now = time.monotonic()
+        for part in parts:
+            part.backoff.started(now)
         while not self._stopping:
-            for name, child in children.items():
-                code = child.poll()
-                if code is not None:
-                    raise CommandError(f"{name} (pid {child.pid}) exited with code {code}.")
-            time.sleep(0.5)
+            for part in parts:
+                now = time.monotonic()
+                if part.restart_at is None:
+                    reason = part.exit_reason()
+                    if reason is not None:
+                        self._schedule_restart(part, now, reason)
+                elif now >= part.restart_at:
+                    try:
+                        part.start()
+                    except Exception as error:  # a service that will not start: try later
+                        self._schedule_restart(part, now, f"restart failed: {error}")
+                    else:
+                        part.restart_at = None
+                        part.backoff.started(now)
+            time.sleep(POLL_SECONDS)
 
-    def _stop_children(self, children: dict[str, subprocess.Popen]) -> None:
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+    def _schedule_restart(self, part: Part, now: float, reason: str) -> None:
+        delay = part.backoff.failed(now)
+        part.restart_at = now + delay
+        self.stderr.write(f"{part.name}: {reason}; restarting in {delay:g} s.")
+
+    def _stop_children(self, children: list[Child]) -> None:
+        running = [c for c in children if c.process is not None and c.process.poll() is None]
+        for child in running:
+            child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for name, child in children.items():
+        for child in running:
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.stderr.write(f"{name} did not stop in time; killing it.")
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+                self.stderr.write(f"{child.name} did not stop in time; killing it.")
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
