@@ -78,9 +78,18 @@ class RateLimitCache(ResilientRedisCache):
 
     def _count(self, method, *args, **kwargs):
         # Always through Redis first: while it is down that call returns at once (the
-        # circuit), except for the periodic probe that finds it back.
+        # circuit), except for the periodic probe that finds it back. Whether this call
+        # failed is decided by its own answer (None: add and incr never return it from a
+        # live Redis), not only by the shared state, which another thread's success can
+        # flip back to "up" in between: django-ratelimit refuses a request on None.
         result = getattr(super(), method)(*args, **kwargs)
-        return getattr(self._local, method)(*args, **kwargs) if self.outage.down else result
+        if (result is None and method != "get") or self.outage.down:
+            return getattr(self._local, method)(*args, **kwargs)
+        return result
+
+    def clear(self):
+        self._local.clear()
+        return super().clear()
 
     def add(self, *args, **kwargs):
         return self._count("add", *args, **kwargs)

@@ -29,8 +29,10 @@ UNAVAILABLE = "The service is briefly unavailable"
 
 @pytest.fixture(autouse=True)
 def fresh_outages(monkeypatch):
-    """Outage state is per process: each test starts with every part up."""
+    """Outage state is per process: each test starts with every part up, and with none of
+    the counters an earlier test kept in the process while its cache was down."""
     monkeypatch.setattr(outage_module, "_outages", {})
+    caches["ratelimit"].clear()
 
 
 @pytest.fixture
@@ -103,6 +105,26 @@ def test_without_the_cache_logins_saves_submits_and_filings_go_on_logged_once(
 def test_without_the_cache_rate_limits_still_count_in_the_process(client, dead_cache, settings):
     """Neither fail closed (everyone refused) nor open (no limit at all)."""
     settings.LOGIN_RATE_LIMIT = "2/m"
+    wrong = {"username": "nobody", "password": "x"}
+    statuses = [client.post(reverse("login"), wrong).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+@pytest.mark.django_db
+def test_a_failed_count_is_kept_in_the_process_even_if_the_state_flips_back(
+    client, dead_cache, settings, monkeypatch
+):
+    """Seen in `make drill`: another thread's success marked the cache up between this
+    call's failure and its check, and the failed count refused a save with 429."""
+    settings.LOGIN_RATE_LIMIT = "2/m"
+    state = caches["ratelimit"].outage
+    failed = state.failed
+
+    def failed_then_flipped_back(exc):
+        failed(exc)
+        state.recovered()  # another thread's call succeeding in between
+
+    monkeypatch.setattr(state, "failed", failed_then_flipped_back)
     wrong = {"username": "nobody", "password": "x"}
     statuses = [client.post(reverse("login"), wrong).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
