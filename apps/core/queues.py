@@ -12,9 +12,17 @@ class Queue(DjangoRQ):
     the queue Redis is logged once per outage and re-enqueued by the periodic sweep."""
 
     def enqueue_call(self, *args, **kwargs):
+        if self._commit_mode == "request_finished":
+            return super().enqueue_call(*args, **kwargs)
         if self._commit_mode == "on_db_commit" and connection.in_atomic_block:
-            after_commit(lambda: self.enqueue_call(*args, **kwargs), part=QUEUE)
+            # The hook enqueues for real: were it to call enqueue_call again, a hook run
+            # inside an atomic block (a test's captured callbacks) would register itself
+            # again, forever.
+            after_commit(lambda: self._enqueue_now(*args, **kwargs), part=QUEUE)
             return None
-        job = super().enqueue_call(*args, **kwargs)
+        return self._enqueue_now(*args, **kwargs)
+
+    def _enqueue_now(self, *args, **kwargs):
+        job = self.original_enqueue_call(*args, **kwargs)
         outage(QUEUE).recovered()  # an enqueue went through: the queue Redis answers
         return job
