@@ -8,9 +8,10 @@ READY_TIMEOUT_SECONDS for all of them together: a load balancer hears 503 within
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import psycopg
-import redis
 from django.conf import settings
 from django.db import connection
+
+from apps.core.redis_config import redis_client
 
 READY_TIMEOUT_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 2  # libpq's minimum; readiness() stops waiting sooner
@@ -28,9 +29,8 @@ def check_postgres(params: dict) -> str | None:
 
 def _ping(url: str) -> str | None:
     try:
-        redis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=1
-        ).ping()
+        # Plain or sentinel:// (then the probe asks the Sentinels for the master).
+        redis_client(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=1).ping()
     except Exception as exc:
         return str(exc) or type(exc).__name__
     return None
@@ -45,7 +45,7 @@ def readiness() -> dict[str, str]:
     # What to reach is read here, in the request's thread (its database connection).
     checks = {
         "postgres": (check_postgres, connection.get_connection_params()),
-        "cache": (_ping, settings.CACHES["default"]["LOCATION"]),
+        "cache": (_ping, settings.CACHE_URL),
         "queue": (_ping, settings.REDIS_URL),
     }
     futures = {name: _executor.submit(check, target) for name, (check, target) in checks.items()}

@@ -184,6 +184,14 @@ def _save_with_replay(teacher, client, question: int, value: int):
     return tries, response
 
 
+def test_every_node_is_ready_with_its_queue_through_sentinel(cluster):
+    """/readyz is what the balancer drains on: it must reach Redis the way the app does."""
+    for port in cluster.ports.web:
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["parts"] == {"postgres": "ok", "cache": "ok", "queue": "ok"}
+
+
 def test_a_teacher_saves_and_submits_through_both_nodes(cluster, cluster_db):
     teacher = Teacher(cluster, cluster_db, "T1001")
     served_by = set()

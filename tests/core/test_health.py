@@ -28,9 +28,7 @@ def test_readyz_names_the_queue_when_its_redis_is_unreachable(client, settings):
 
 
 def test_readyz_names_the_cache_when_its_redis_is_unreachable(client, settings):
-    settings.CACHES = {
-        "default": {**settings.CACHES["default"], "LOCATION": UNREACHABLE},
-    }
+    settings.CACHE_URL = UNREACHABLE
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["cache"]
