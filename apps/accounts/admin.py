@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Batch, District, User
@@ -36,3 +38,13 @@ class UserAdmin(GuardedChangeListMixin, DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         (_("Crowdproof"), {"fields": ("role", "employee_id", "district", "batch")}),
     )
+
+
+# Django's own Group admin, guarded like ours (a bulk action on `_selected_action=abc` was
+# a 500 there).
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(GuardedChangeListMixin, DjangoGroupAdmin):
+    pass

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from apps.core.admin import GuardedChangeListMixin
 from apps.sync import services
 from apps.sync.models import ConnectorState, OutboxEvent, RemoteLink, RemoteRecord
 
@@ -41,7 +42,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = (
         "id", "event_type", "aggregate_key", "connector", "status", "priority", "attempts",
         "next_attempt_at", "created_at",
@@ -92,7 +93,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConnectorState)
-class ConnectorStateAdmin(admin.ModelAdmin):
+class ConnectorStateAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ("connector", "paused", "reason", "updated_at")
     fields = ("connector", "paused", "reason")
 
@@ -100,7 +101,7 @@ class ConnectorStateAdmin(admin.ModelAdmin):
         services.connector_pause(connector=obj.connector, paused=obj.paused, reason=obj.reason)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     """Written by the delivery and import services only."""
 
     show_full_result_count = False

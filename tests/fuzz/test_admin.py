@@ -76,22 +76,7 @@ def test_changelist(staff_client, name, draw):
     assert_clear(staff_client.get(f"{url}?{urlencode(query, doseq=True)}", follow=True))
 
 
-# apps/sync/admin.py belongs to the engineers working on faults: its OutboxEventAdmin needs
-# apps.core.admin.GuardedChangeListMixin (a 25-digit `created_at__year` is a 500 there).
-SYNC_DRILL_DOWN = pytest.mark.xfail(
-    strict=True, raises=OverflowError, reason="OutboxEventAdmin lacks GuardedChangeListMixin"
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=SYNC_DRILL_DOWN)
-        if name == "admin:sync_outboxevent_changelist"
-        else name
-        for name in CHANGELISTS
-    ],
-)
+@pytest.mark.parametrize("name", CHANGELISTS)
 def test_changelist_sweep(staff_client, name):
     """The page's own parameters on every changelist; the common ones (search, ordering,
     paging) on the complaints' list only, the same Django code serving them everywhere."""
@@ -112,13 +97,7 @@ def test_changelist_action(staff_client, data):
     assert_clear(staff_client.post(url, data, follow=True))
 
 
-# Left out: admins registered by code we do not own, apps/sync (the faults engineers) and
-# django.contrib.auth's Group, where `_selected_action=abc` is still a 500 until they use
-# apps.core.admin.GuardedChangeListMixin too.
-GUARDED = [name for name in CHANGELISTS if not name.startswith(("admin:sync_", "admin:auth_"))]
-
-
-@pytest.mark.parametrize("name", GUARDED)
+@pytest.mark.parametrize("name", CHANGELISTS)
 @pytest.mark.parametrize("selected", ["abc", "\uff11", "9" * 25])
 def test_every_changelist_action_with_ids_that_are_no_rows(staff_client, name, selected):
     data = {"action": "delete_selected", "_selected_action": selected, "index": "0"}
