@@ -29,7 +29,41 @@ def _default_language():
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Rate-limit counters and cached pages must not leak from one test into the next."""
+    """Rate-limit counters and cached pages must not leak from one test into the next, nor
+    what a process keeps of them (a test starts like a fresh web process)."""
+    from apps.assessments import selectors
+
     cache.clear()
+    selectors._LOCAL_META.clear()
     yield
     cache.clear()
+    selectors._LOCAL_META.clear()
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """Counts the requests sent to Redis (a pipeline or a script is one):
+    `with redis_round_trips() as sent: ...; sent.n`. A spy: every command still runs."""
+    from contextlib import contextmanager
+
+    from redis.connection import AbstractConnection
+
+    class Sent:
+        n = 0
+
+    @contextmanager
+    def counting():
+        sent = Sent()
+        send = AbstractConnection.send_packed_command
+
+        def counted_send(connection, command, check_health=True):
+            sent.n += 1
+            return send(connection, command, check_health)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted_send)
+        try:
+            yield sent
+        finally:
+            monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
+
+    return counting

@@ -148,13 +148,33 @@ def attempt_meta_remember(*, attempt: Attempt) -> None:
     _attempt_meta_store(attempt.pk, meta)
 
 
+# Each process keeps the metas it has seen: a warm save then needs no cache round trip for
+# it. A stale copy is harmless: the save's SQL checks owner, state, deadline and version
+# itself, and a refused save reloads the meta (answer_save).
+_LOCAL_META: dict[int, AttemptMeta] = {}
+LOCAL_META_MAX = 50_000  # ~100 bytes each: a slot's attempts fit in a few MB per process
+
+
 def _attempt_meta_store(attempt_id: int, meta: AttemptMeta) -> AttemptMeta:
     cache.set(attempt_meta_key(attempt_id), meta, settings.ASSESSMENTS_CACHE_TTL)
+    _attempt_meta_keep(attempt_id, meta)
     return meta
 
 
+def _attempt_meta_keep(attempt_id: int, meta: AttemptMeta) -> None:
+    if len(_LOCAL_META) >= LOCAL_META_MAX:
+        _LOCAL_META.clear()
+    _LOCAL_META[attempt_id] = meta
+
+
 def attempt_meta(*, attempt_id: int) -> AttemptMeta | None:
-    return cache.get(attempt_meta_key(attempt_id)) or attempt_meta_load(attempt_id=attempt_id)
+    meta = _LOCAL_META.get(attempt_id)
+    if meta is None:
+        meta = cache.get(attempt_meta_key(attempt_id))
+        if meta is None:
+            return attempt_meta_load(attempt_id=attempt_id)
+        _attempt_meta_keep(attempt_id, meta)
+    return meta
 
 
 def attempt_for_user(*, attempt_id: int, user) -> Attempt:
