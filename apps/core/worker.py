@@ -18,7 +18,7 @@ import time
 
 import redis
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 from rq.worker import SimpleWorker
 
 from apps.core import recovery
@@ -36,6 +36,15 @@ def _die_with_parent(parent_pid: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent_pid:  # the worker died before prctl took effect
         os._exit(0)
+
+
+def _release_db_connections() -> None:
+    """As Django does around a request: a connection that PostgreSQL dropped (restart) is
+    discarded instead of failing every later job. Never inside a transaction (a burst
+    worker run in a test runs inside the test's)."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 def _outlives_redis(method):
@@ -94,13 +103,11 @@ class ResilientWorker(SimpleWorker):
 
     @_outlives_redis
     def execute_job(self, job, queue):
-        # As Django does around a request: a connection that PostgreSQL dropped (restart)
-        # is discarded instead of failing every later job.
-        close_old_connections()
+        _release_db_connections()
         try:
             return super().execute_job(job, queue)
         finally:
-            close_old_connections()
+            _release_db_connections()
 
     @_outlives_redis
     def check_for_suspension(self, burst: bool):
