@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from bench.stats import cpu_share, latency_summary
@@ -39,6 +39,7 @@ class Outcome:
     latency_ms: float
     body: bytes = b""
     location: str = ""
+    due_at: float = 0.0  # the scheduled send time, wall clock (time.time())
 
 
 @dataclass
@@ -79,6 +80,7 @@ def run_arrivals(
     schedule = itertools.count()  # next() is atomic under the GIL
     outcomes: list[Outcome | None] = [None] * len(arrivals)
     start = time.monotonic() + 0.2
+    wall_offset = time.time() - time.monotonic()
     cpu_before = time.process_time()
 
     def sender() -> None:
@@ -86,7 +88,8 @@ def run_arrivals(
         while (index := next(schedule)) < len(arrivals):
             due = start + index / rate
             time.sleep(max(0.0, due - time.monotonic()))
-            outcomes[index], connection = _send(connection, arrivals[index], due, keep_body)
+            outcome, connection = _send(connection, arrivals[index], due, keep_body)
+            outcomes[index] = replace(outcome, due_at=due + wall_offset)
         connection.close()
 
     threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]

@@ -21,7 +21,25 @@ from bench.load import (
 from bench.monitor import CpuWindow, ProcessMonitor
 from bench.report import ScenarioResult, fmt_ms, fmt_pct, fmt_ratio
 from bench.stack import Stack
-from bench.stats import ratio
+from bench.stats import cpu_ms_per_request, median_index, ratio, ratio_chain
+
+# The chain of the report's "where the time goes": (throughput name, label, the role whose
+# CPU is the Python per request). Each step adds one layer to the one before it.
+CHAIN = (
+    ("plain", "plain WSGI (gunicorn, no Django)", "plain WSGI web worker"),
+    ("bare", "Django, no middleware (constant view)", "bare Django web worker"),
+    ("constant", "our middleware (constant view)", "web worker"),
+    ("upsert", "bare upsert view", "web worker"),
+    ("answer_save", "answer save", "web worker"),
+)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One measured run of a throughput: req/s and cores busy per role meanwhile."""
+
+    rate: float
+    cpu_cores: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,9 @@ class Sizes:
     dashboard_answers: int = 1_000_000
     dashboard_complaints: int = 100_000
     dashboard_s: float = 10
+    open_loop_s: float = 15  # per arrival rate, saves from the answer-save sessions
+    start_teachers: int = 10_000
+    start_window_s: float = 60
 
 
 FULL = Sizes(mode="full")
@@ -68,6 +89,9 @@ QUICK = Sizes(
     dashboard_answers=100_000,
     dashboard_complaints=10_000,
     dashboard_s=3,
+    open_loop_s=4,
+    start_teachers=2_000,
+    start_window_s=12,
 )
 
 
@@ -91,6 +115,9 @@ SMOKE = Sizes(
     dashboard_answers=20_000,
     dashboard_complaints=2_000,
     dashboard_s=2,
+    open_loop_s=1,
+    start_teachers=200,
+    start_window_s=2,
 )
 
 
@@ -100,10 +127,26 @@ class Bench:
     stack: Stack
     monitor: ProcessMonitor
     workdir: Path
-    ceilings: dict[str, float] = field(default_factory=dict)  # "constant"/"upsert" -> req/s
+    # name ("plain", "bare", "constant", "upsert", "answer_save") -> one entry per repeat
+    throughputs: dict[str, list[Throughput]] = field(default_factory=dict)
     # What one scenario leaves for a later one (the storm's attempts for the sync drain).
     handover: dict[str, object] = field(default_factory=dict)
     _teachers: list = field(default_factory=list)
+
+    def record(self, name: str, load: LoadResult) -> None:
+        self.throughputs.setdefault(name, []).append(Throughput(load.rate, load.cpu_cores))
+
+    def throughput(self, name: str) -> Throughput | None:
+        """The median run of `name` so far (with --repeat), or None if it was not measured."""
+        runs = self.throughputs.get(name)
+        if not runs:
+            return None
+        return runs[median_index([run.rate for run in runs])]
+
+    @property
+    def ceilings(self) -> dict[str, float]:
+        """name -> req/s (the median run) of every throughput measured so far."""
+        return {name: self.throughput(name).rate for name in self.throughputs}
 
     def teachers(self) -> list:
         """The bench teachers (imported once, then reused), in employee id order."""
@@ -149,6 +192,7 @@ class Bench:
         sessions: Sequence[tuple[str, str]] = (),
         connections: int | None = None,
         warmup: bool = True,
+        base_url: str = "",
     ) -> LoadResult:
         """wrk over `plan` for `seconds` after a short warm-up on the same plan. The result's
         acks include the warm-up's (they wrote to the database too), in order."""
@@ -159,7 +203,7 @@ class Bench:
             sessions_path = self.workdir / f"{name}.sessions"
             write_sessions(sessions_path, sessions)
         options = {
-            "base_url": self.stack.base_url,
+            "base_url": base_url or self.stack.base_url,
             "plan": plan_path,
             "sessions": sessions_path,
             "connections": connections or self.sizes.connections,
@@ -185,6 +229,41 @@ class Bench:
         for name, label in (("constant", "constant view"), ("upsert", "bare upsert view")):
             share = ratio(rate, self.ceilings.get(name))
             result.add(f"ratio to {label}", share, f"{fmt_ratio(share)} ({fmt_pct(share)})")
+
+    def add_chain(self, result: ScenarioResult) -> None:
+        """Where the time goes: each step of CHAIN as a ratio to the one before, with the
+        Python (web worker) and whole-stack CPU per request, as metrics and as a table."""
+        runs = [self.throughput(name) for name, _label, _role in CHAIN]
+        ratios = ratio_chain([run.rate if run else None for run in runs])
+        lines = [
+            "",
+            "## Where the time goes (req/s of each layer, in the same run)",
+            "",
+            "| step | req/s | ratio to the step before | web worker CPU per request "
+            "| whole stack CPU per request |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for (_name, label, role), run, share in zip(CHAIN, runs, ratios, strict=True):
+            if run is None:
+                lines.append(f"| {label} | not measured | | | |")
+                continue
+            python_ms = cpu_ms_per_request(run.cpu_cores.get(role), run.rate)
+            stack_ms = cpu_ms_per_request(sum(run.cpu_cores.values()), run.rate)
+            result.add(
+                f"chain: {label}: req/s, ratio to the step before",
+                {"rate": run.rate, "ratio": share},
+                f"{run.rate:,.0f}" + ("" if share is None else f" ({fmt_ratio(share)})"),
+            )
+            result.add(
+                f"chain: {label}: CPU per request (web worker / whole stack)",
+                {"web_worker_ms": python_ms, "stack_ms": stack_ms},
+                f"{fmt_ms(python_ms)} / {fmt_ms(stack_ms)}",
+            )
+            lines.append(
+                f"| {label} | {run.rate:,.0f} | {fmt_ratio(share) if share else ''} "
+                f"| {fmt_ms(python_ms)} | {fmt_ms(stack_ms)} |"
+            )
+        result.details.setdefault("markdown", []).extend(lines)
 
     @staticmethod
     def add_app_time(result: ScenarioResult, load: LoadResult, label: str = "") -> None:

@@ -44,7 +44,8 @@ class ProcessMonitor:
     _thread: threading.Thread | None = None
 
     def processes(self) -> dict[str, list[psutil.Process]]:
-        """Live processes by role: "web master", "web worker", and each other role as is."""
+        """Live processes by role: "<role> master" and "<role> worker" for a gunicorn (a role
+        ending in "web": "web", or a ceiling's own), and each other role as is."""
         found: dict[str, list[psutil.Process]] = {}
         for role, pids in self.roots().items():
             for pid in pids:
@@ -53,9 +54,9 @@ class ProcessMonitor:
                     children = root.children(recursive=True)
                 except psutil.Error:
                     continue
-                if role == "web":
-                    found.setdefault("web master", []).append(root)
-                    found.setdefault("web worker", []).extend(children)
+                if role.endswith("web"):
+                    found.setdefault(f"{role} master", []).append(root)
+                    found.setdefault(f"{role} worker", []).extend(children)
                 else:
                     found.setdefault(role, []).extend([root, *children])
         return found

@@ -1,7 +1,10 @@
 """`make bench` / `make bench-quick`: start the production-like stack, run the scenarios,
 check the data, write bench/results/<timestamp>.json, latest.json and latest.md.
 
-    .venv/bin/python -m bench.run [--quick] [--only answer_save,ceilings] [--data-dir DIR]
+    .venv/bin/python -m bench.run [--quick] [--only answer_save,ceilings] [--repeat N]
+                                  [--data-dir DIR]
+
+Exits 1 when a data check fails or a scenario errors (timing goals are only reported).
 
 Embedded PostgreSQL and Valkey live under --data-dir (default .data/bench) and keep the bulk
 data between runs; set DATABASE_URL / REDIS_URL to use servers you can wipe instead.
@@ -27,7 +30,14 @@ import psutil
 
 from bench.context import FULL, QUICK, SMOKE, Bench, Sizes
 from bench.monitor import ProcessMonitor
-from bench.report import ScenarioResult, fmt_bytes, write_results
+from bench.report import (
+    ScenarioResult,
+    exit_code,
+    fmt_bytes,
+    gate_failures,
+    merge_repeats,
+    write_results,
+)
 from bench.stack import ROOT, Stack
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -41,6 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data" / "bench")
     parser.add_argument("--web-workers", type=int, help="default: gunicorn.conf.py's")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the closed-loop throughput scenarios N times; report median and min-max",
+    )
     return parser.parse_args(argv)
 
 
@@ -70,20 +86,39 @@ def main(argv: list[str] | None = None) -> int:
         monitor = ProcessMonitor(roots=lambda: _role_roots(stack))
         monitor.start()
         bench = Bench(sizes=sizes, stack=stack, monitor=monitor, workdir=workdir)
-        only = {name for name in args.only.split(",") if name}
+        only = selected(SCENARIOS, args.only)
         results: list[ScenarioResult] = []
         try:
             for scenario in SCENARIOS:
                 if only and scenario.name not in only and scenario.name != "memory":
                     continue
-                results.append(_run_scenario(scenario, bench))
+                runs = max(1, args.repeat) if scenario.repeatable else 1
+                results.append(merge_repeats([_run_scenario(scenario, bench) for _ in range(runs)]))
         finally:
             monitor.stop()
         meta = _meta(sizes, stack, time.monotonic() - started)
+        meta["repeat"] = max(1, args.repeat)
     markdown = write_results(args.results_dir, stamp, meta, results)
     print("\n" + markdown)
     print(f"Results: {args.results_dir / 'latest.md'} and {stamp}.json; logs in {workdir}")
-    return 0
+    for failure in gate_failures(results):
+        print(f"[bench] FAILED: {failure}", flush=True)
+    return exit_code(results)
+
+
+def selected(scenarios, only: str) -> set[str]:
+    """The --only names with the scenarios they need (their data or reference rate); an
+    empty set: all of them."""
+    names = {name for name in only.split(",") if name}
+    by_name = {scenario.name: scenario for scenario in scenarios}
+    pending = list(names)
+    while pending:
+        scenario = by_name.get(pending.pop())
+        for needed in scenario.requires if scenario else ():
+            if needed not in names:
+                names.add(needed)
+                pending.append(needed)
+    return names
 
 
 def _fresh_workdir(runs: Path, stamp: str, keep: int = 3) -> Path:
@@ -128,6 +163,8 @@ def _role_roots(stack: Stack) -> dict[str, list[int]]:
     roots: dict[str, list[int]] = {}
     if stack.web is not None:
         roots["web"] = [stack.web.pid]
+    for role, child in stack.ceiling_webs.items():
+        roots[role] = [child.pid]
     roots["rq worker"] = [worker.pid for worker in stack.workers]
     roots.update(_service_pids())
     return roots

@@ -152,6 +152,7 @@ class Stack:
     web: Child | None = None
     workers: list[Child] = field(default_factory=list)
     helpers: list[Child] = field(default_factory=list)  # fake LLM, fake records API
+    ceiling_webs: dict[str, Child] = field(default_factory=dict)  # role -> extra gunicorn
     workers_started: int = 0  # numbers worker names and logs uniquely
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -177,16 +178,29 @@ class Stack:
         os.environ.update(self.env)
 
     def start_web(self) -> None:
+        self.web, self.base_url = self._start_gunicorn("web", "config.wsgi", {})
+
+    def start_ceiling_web(self, role: str, app: str, extra_env: dict[str, str]) -> str:
+        """A second gunicorn with the same config file and workers serving another WSGI app
+        (plain WSGI, Django without middleware); returns its base URL."""
+        child, base_url = self._start_gunicorn(role, app, extra_env)
+        self.ceiling_webs[role] = child
+        return base_url
+
+    def stop_ceiling_webs(self) -> None:
+        stop_children(list(self.ceiling_webs.values()))
+        self.ceiling_webs.clear()
+
+    def _start_gunicorn(self, role: str, app: str, extra_env: dict[str, str]):
         port = free_port()
-        extra = {"GUNICORN_BIND": f"127.0.0.1:{port}"}
+        extra = {**extra_env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
         if self.web_workers:
             extra["WEB_CONCURRENCY"] = str(self.web_workers)
-        command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py"]
-        self.web = self._spawn("web", command, extra)
-        self.base_url = f"http://127.0.0.1:{port}"
-        wait_for_http(
-            f"{self.base_url}/healthz", timeout=READY_TIMEOUT_SECONDS, process=self.web.process
-        )
+        command = [sys.executable, "-m", "gunicorn", app, "-c", "config/gunicorn.conf.py"]
+        child = self._spawn(role, command, extra)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base_url}/healthz", timeout=READY_TIMEOUT_SECONDS, process=child.process)
+        return child, base_url
 
     def start_workers(self, count: int, *, extra_env: dict[str, str] | None = None) -> None:
         """`count` more RQ workers on every queue (one of them runs the scheduler)."""
@@ -240,9 +254,17 @@ class Stack:
         self.helpers.remove(helper)
 
     def stop(self) -> None:
-        stop_children([*self.workers, *self.helpers, *([self.web] if self.web else [])])
+        stop_children(
+            [
+                *self.workers,
+                *self.helpers,
+                *self.ceiling_webs.values(),
+                *([self.web] if self.web else []),
+            ]
+        )
         self.workers.clear()
         self.helpers.clear()
+        self.ceiling_webs.clear()
         self.web = None
         if self.services is not None:
             self.services.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 PERCENTILES = (50, 95, 99)
 
@@ -54,3 +55,32 @@ def last_acknowledged(acks: Sequence[str], key_of: dict[str, object]) -> dict[ob
         if key is not None:
             last[key] = request_id
     return last
+
+
+def ratio_chain(rates: Sequence[float | None]) -> list[float | None]:
+    """Each rate as a ratio to the one before it (None for the first, or where one is
+    unknown): plain WSGI -> Django -> our middleware -> one upsert -> an answer save."""
+    return [None, *(ratio(rate, before) for before, rate in pairwise(rates))]
+
+
+def cpu_ms_per_request(cores: float | None, rate: float | None) -> float | None:
+    """CPU milliseconds per request from cores busy (1.0 = one core) at `rate` req/s."""
+    if cores is None or not rate:
+        return None
+    return cores * 1000 / rate
+
+
+def median_index(values: Sequence[float]) -> int:
+    """The index of the lower median of `values`: a run that really happened, whose other
+    figures go with it (with an even count, the lower of the two middle runs)."""
+    if not values:
+        raise ValueError("median of no values")
+    order = sorted(range(len(values)), key=lambda index: values[index])
+    return order[(len(values) - 1) // 2]
+
+
+def highest_rate_within(phases: Sequence[tuple[float, float]], limit_ms: float) -> float | None:
+    """The highest arrival rate whose p95 (ms) stayed under `limit_ms`, from (rate, p95)
+    pairs; None when none did. Only rates actually offered count: no extrapolation."""
+    within = [rate for rate, p95 in phases if p95 < limit_ms]
+    return max(within) if within else None

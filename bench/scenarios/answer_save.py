@@ -34,6 +34,7 @@ PLAN_RATE_CAP = 2_500  # plan lines per second of load; the plan repeats beyond 
 class AnswerSave(Scenario):
     name = "answer_save"
     title = "Answer save"
+    repeatable = True
     needs = (
         ("answer save view", "apps.assessments.views:answer"),
         ("answer save service", "apps.assessments.services:answer_save"),
@@ -52,12 +53,20 @@ class AnswerSave(Scenario):
         plan, key_of = self.plan([a.pk for a in attempts], questionnaire.question_ids(), seconds)
 
         load = bench.load("answer-save", plan, sessions=sessions, seconds=sizes.answer_save_s)
+        bench.record("answer_save", load)
         result = self.result()
         self.report_load(bench, result, load)
+        bench.add_chain(result)
         acks = list(load.acks)
         if sizes.profile_s:
             acks += self.profile(bench, result, plan, sessions)
         self.check(result, acks, key_of)
+        # The open-loop latency scenario sends saves from these teachers.
+        bench.handover["answer_save"] = {
+            "attempt_ids": [a.pk for a in attempts],
+            "question_ids": questionnaire.question_ids(),
+            "sessions": sessions,
+        }
         return result
 
     @staticmethod
@@ -173,7 +182,7 @@ class AnswerSave(Scenario):
             "while sampled; --gil: only the thread holding each worker's GIL, i.e. Python "
             "CPU, not waits on PostgreSQL or Valkey). Own time: the function running.",
         )
-        result.details["markdown"] = lines
+        result.details.setdefault("markdown", []).extend(lines)
         return load.acks
 
     @staticmethod

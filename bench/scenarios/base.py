@@ -25,6 +25,10 @@ class Scenario:
     # (feature, "module:attribute") pairs the scenario drives; any absent one means the
     # report says "not run: <feature> missing" instead of a number.
     needs: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Scenarios this one takes its data or its reference rate from (bench.handover).
+    requires: ClassVar[tuple[str, ...]] = ()
+    # A closed-loop throughput: --repeat N runs it N times and reports median and spread.
+    repeatable: ClassVar[bool] = False
 
     def missing(self) -> str | None:
         for feature, dotted in self.needs:
