@@ -203,7 +203,9 @@ def test_the_503_page_is_in_the_users_language(client, dead_database):
     client.cookies["django_language"] = "hi"
     response = client.post(reverse("login"), {"username": "someone", "password": "x"})
     assert response.status_code == 503
-    assert 'lang="hi"' in response.content.decode()
+    page = response.content.decode()
+    assert 'lang="hi"' in page
+    assert "अस्थायी रूप से अनुपलब्ध" in page  # "Temporarily unavailable", translated
 
 
 def test_without_the_database_healthz_answers_and_readyz_names_it(client, dead_database):
