@@ -32,7 +32,7 @@ cluster: .venv/.synced compilemessages ## scale-out on loopback: 2 web nodes beh
 test: .venv/.synced compilemessages ## run the test suite on real PostgreSQL and Valkey
 	$(PY) -m pytest $(ARGS)
 
-bench: .venv/.synced compilemessages ## load scenarios on the real stack, with ceilings and data checks (~10 min)
+bench: .venv/.synced compilemessages ## load scenarios on the real stack, with ceilings and data checks; exit 1 on a failed data check (~10 min)
 	$(PY) -m bench.run $(ARGS)
 
 bench-quick: .venv/.synced compilemessages ## the same scenarios on small data and short runs (< 3 min)

@@ -19,19 +19,9 @@ from bench.load import (
     write_sessions,
 )
 from bench.monitor import CpuWindow, ProcessMonitor
-from bench.report import ScenarioResult, fmt_ms, fmt_pct, fmt_ratio
+from bench.report import ScenarioResult, fmt_int, fmt_latency, fmt_ms, fmt_pct, fmt_ratio
 from bench.stack import Stack
-from bench.stats import cpu_ms_per_request, median_index, ratio, ratio_chain
-
-# The chain of the report's "where the time goes": (throughput name, label, the role whose
-# CPU is the Python per request). Each step adds one layer to the one before it.
-CHAIN = (
-    ("plain", "plain WSGI (gunicorn, no Django)", "plain WSGI web worker"),
-    ("bare", "Django, no middleware (constant view)", "bare Django web worker"),
-    ("constant", "our middleware (constant view)", "web worker"),
-    ("upsert", "bare upsert view", "web worker"),
-    ("answer_save", "answer save", "web worker"),
-)
+from bench.stats import median_index, ratio
 
 
 @dataclass(frozen=True)
@@ -230,40 +220,35 @@ class Bench:
             share = ratio(rate, self.ceilings.get(name))
             result.add(f"ratio to {label}", share, f"{fmt_ratio(share)} ({fmt_pct(share)})")
 
-    def add_chain(self, result: ScenarioResult) -> None:
-        """Where the time goes: each step of CHAIN as a ratio to the one before, with the
-        Python (web worker) and whole-stack CPU per request, as metrics and as a table."""
-        runs = [self.throughput(name) for name, _label, _role in CHAIN]
-        ratios = ratio_chain([run.rate if run else None for run in runs])
-        lines = [
-            "",
-            "## Where the time goes (req/s of each layer, in the same run)",
-            "",
-            "| step | req/s | ratio to the step before | web worker CPU per request "
-            "| whole stack CPU per request |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for (_name, label, role), run, share in zip(CHAIN, runs, ratios, strict=True):
-            if run is None:
-                lines.append(f"| {label} | not measured | | | |")
-                continue
-            python_ms = cpu_ms_per_request(run.cpu_cores.get(role), run.rate)
-            stack_ms = cpu_ms_per_request(sum(run.cpu_cores.values()), run.rate)
-            result.add(
-                f"chain: {label}: req/s, ratio to the step before",
-                {"rate": run.rate, "ratio": share},
-                f"{run.rate:,.0f}" + ("" if share is None else f" ({fmt_ratio(share)})"),
-            )
-            result.add(
-                f"chain: {label}: CPU per request (web worker / whole stack)",
-                {"web_worker_ms": python_ms, "stack_ms": stack_ms},
-                f"{fmt_ms(python_ms)} / {fmt_ms(stack_ms)}",
-            )
-            lines.append(
-                f"| {label} | {run.rate:,.0f} | {fmt_ratio(share) if share else ''} "
-                f"| {fmt_ms(python_ms)} | {fmt_ms(stack_ms)} |"
-            )
-        result.details.setdefault("markdown", []).extend(lines)
+    @staticmethod
+    def add_storm(
+        result: ScenarioResult,
+        load: ArrivalsResult,
+        *,
+        what: str,
+        window_s: float,
+        p99_goal_ms: float,
+        note: str = "",
+    ) -> None:
+        """An open-loop storm: everything answered within its window, p50 / p95 / p99
+        against its p99 goal, errors."""
+        sent, answered = len(load.outcomes), len(load.ok)
+        result.add(
+            f"{what} answered",
+            answered,
+            f"{answered:,} of {sent:,} in {load.seconds:.1f} s{note}",
+            f"all within {window_s:.0f} s",
+            answered == sent and load.seconds <= window_s + 1,
+        )
+        p99 = load.latency_ms.get("p99", float("inf"))
+        result.add(
+            "p50 / p95 / p99",
+            load.latency_ms,
+            fmt_latency(load.latency_ms),
+            f"p99 < {p99_goal_ms:,} ms",
+            p99 < p99_goal_ms,
+        )
+        result.add("errors", load.failed, fmt_int(load.failed), "= 0", not load.failed)
 
     @staticmethod
     def add_app_time(result: ScenarioResult, load: LoadResult, label: str = "") -> None:

@@ -200,7 +200,7 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         lines += ["", "## Not run", ""]
         lines += [f"- {r.title}: {r.status}" for r in not_run]
     failures = gate_failures(results)
-    lines += ["", "## Gate (data checks and scenario errors: `make bench` exits 1 on any)", ""]
+    lines += ["", "## Gate (data checks and scenario errors: the run exits 1 on any)", ""]
     lines += [f"- **FAILED** {failure}" for failure in failures] or [
         "- passed: every data check held and no scenario failed"
     ]

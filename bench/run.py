@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         results: list[ScenarioResult] = []
         try:
             for scenario in SCENARIOS:
-                if only and scenario.name not in only and scenario.name != "memory":
+                if only and scenario.name not in only and not scenario.always:
                     continue
                 runs = max(1, args.repeat) if scenario.repeatable else 1
                 results.append(merge_repeats([_run_scenario(scenario, bench) for _ in range(runs)]))

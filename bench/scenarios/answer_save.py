@@ -56,7 +56,6 @@ class AnswerSave(Scenario):
         bench.record("answer_save", load)
         result = self.result()
         self.report_load(bench, result, load)
-        bench.add_chain(result)
         acks = list(load.acks)
         if sizes.profile_s:
             acks += self.profile(bench, result, plan, sessions)

@@ -29,6 +29,8 @@ class Scenario:
     requires: ClassVar[tuple[str, ...]] = ()
     # A closed-loop throughput: --repeat N runs it N times and reports median and spread.
     repeatable: ClassVar[bool] = False
+    # Runs whatever --only says (it reports on the others).
+    always: ClassVar[bool] = False
 
     def missing(self) -> str | None:
         for feature, dotted in self.needs:

@@ -8,6 +8,7 @@ from bench.scenarios.base import Scenario
 class Memory(Scenario):
     name = "memory"
     title = "Memory (peak RSS)"
+    always = True
 
     def run(self, bench: Bench) -> ScenarioResult:
         bench.monitor.sample()

@@ -31,7 +31,7 @@ from bench.assessments import (
 )
 from bench.context import Bench
 from bench.load import session_headers
-from bench.report import ScenarioResult, fmt_int, fmt_latency
+from bench.report import ScenarioResult, fmt_int
 from bench.scenarios.base import Scenario
 from bench.sessions import sessions_create
 
@@ -99,23 +99,14 @@ class StartStorm(Scenario):
         load = bench.arrivals(arrivals, rate=len(arrivals) / sizes.start_window_s)
 
         result = self.result()
-        result.add(
-            "starts answered",
-            len(load.ok),
-            f"{len(load.ok):,} of {len(arrivals):,} in {load.seconds:.1f} s "
-            f"({len(resumed):,} resumes, {len(arrivals) - len(teachers):,} double clicks)",
-            f"all within {sizes.start_window_s:.0f} s",
-            not load.failed and load.seconds <= sizes.start_window_s + 1,
+        bench.add_storm(
+            result,
+            load,
+            what="starts",
+            window_s=sizes.start_window_s,
+            p99_goal_ms=P99_GOAL_MS,
+            note=f" ({len(resumed):,} resumes, {len(arrivals) - len(teachers):,} double clicks)",
         )
-        p99 = load.latency_ms.get("p99", float("inf"))
-        result.add(
-            "p50 / p95 / p99",
-            load.latency_ms,
-            fmt_latency(load.latency_ms),
-            f"p99 < {P99_GOAL_MS:,} ms",
-            p99 < P99_GOAL_MS,
-        )
-        result.add("errors", load.failed, fmt_int(load.failed), "= 0", not load.failed)
         bench.add_cpu(result, load)
         result.details["statuses"] = load.statuses
         accommodated = {teacher.pk for teacher in teachers[::ACCOMMODATED_EVERY]}

@@ -25,7 +25,7 @@ from bench.assessments import (
 )
 from bench.context import Bench
 from bench.load import session_headers
-from bench.report import ScenarioResult, fmt_int, fmt_latency
+from bench.report import ScenarioResult, fmt_int
 from bench.scenarios.base import Scenario
 from bench.sessions import sessions_create
 
@@ -63,23 +63,9 @@ class SubmissionStorm(Scenario):
         load = bench.arrivals(arrivals, rate=len(arrivals) / sizes.storm_window_s)
 
         result = self.result()
-        accepted = len(load.ok)
-        result.add(
-            "submits answered",
-            accepted,
-            f"{accepted:,} of {len(arrivals):,} in {load.seconds:.1f} s",
-            f"all within {sizes.storm_window_s:.0f} s",
-            accepted == len(arrivals) and load.seconds <= sizes.storm_window_s + 1,
+        bench.add_storm(
+            result, load, what="submits", window_s=sizes.storm_window_s, p99_goal_ms=P99_GOAL_MS
         )
-        p99 = load.latency_ms.get("p99", float("inf"))
-        result.add(
-            "p50 / p95 / p99",
-            load.latency_ms,
-            fmt_latency(load.latency_ms),
-            f"p99 < {P99_GOAL_MS:,} ms",
-            p99 < P99_GOAL_MS,
-        )
-        result.add("errors", load.failed, fmt_int(load.failed), "= 0", not load.failed)
         doubled = sum(1 for a in arrivals if a.id.startswith("again-"))
         result.add("double submits (the same POST twice)", doubled, fmt_int(doubled))
         bench.add_cpu(result, load)

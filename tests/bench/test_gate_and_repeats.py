@@ -18,20 +18,9 @@ from bench.report import (
 )
 from bench.run import selected
 from bench.scenarios import SCENARIOS
+from bench.scenarios.chain import Chain
 from bench.scenarios.start_storm import expected_deadline, redirected_to
 from bench.stats import cpu_ms_per_request, highest_rate_within, median_index, ratio_chain
-
-META = {
-    "mode": "quick",
-    "date": "2026-12-01 04:00 UTC",
-    "cores": 2,
-    "cpu": "cpu",
-    "memory": "24 GiB",
-    "commit": "abc",
-    "stack": "stack",
-    "generators": "wrk",
-    "seconds": 100.0,
-}
 
 
 def test_ratio_chain_divides_each_step_by_the_one_before():
@@ -68,18 +57,20 @@ def _result(name="answer_save", **checks) -> ScenarioResult:
     return result
 
 
-def test_timing_goals_missed_pass_the_gate():
+def test_timing_goals_missed_pass_the_gate(report_meta):
     results = [_result(missing=0)]
     assert gate_failures(results) == []
     assert exit_code(results) == 0
-    assert "- passed: every data check held" in render_markdown(META, results)
+    assert "- passed: every data check held" in render_markdown(report_meta, results)
 
 
-def test_a_failed_data_check_or_scenario_fails_the_gate():
+def test_a_failed_data_check_or_scenario_fails_the_gate(report_meta):
     lost = _result(missing=2)
     assert exit_code([lost]) == 1
     assert gate_failures([lost]) == ["Answer Save: missing is 2 (must be 0)"]
-    assert "- **FAILED** Answer Save: missing is 2 (must be 0)" in render_markdown(META, [lost])
+    assert "- **FAILED** Answer Save: missing is 2 (must be 0)" in render_markdown(
+        report_meta, [lost]
+    )
     broken = ScenarioResult("storm", "Storm", status="failed: RuntimeError('boom')")
     assert gate_failures([broken]) == ["Storm: failed: RuntimeError('boom')"]
     assert exit_code([_result(missing=0), broken]) == 1
@@ -129,7 +120,7 @@ def test_only_brings_the_scenarios_a_scenario_needs():
     assert selected(SCENARIOS, "") == set()
 
 
-def test_the_chain_table_names_each_step_with_its_ratio_and_cpu():
+def test_the_chain_names_each_step_with_its_ratio_and_cpu():
     bench = Bench(sizes=SMOKE, stack=None, monitor=None, workdir=None)
     figures = {
         "plain": (4000.0, {"plain WSGI web worker": 0.8}),
@@ -143,14 +134,26 @@ def test_the_chain_table_names_each_step_with_its_ratio_and_cpu():
         Throughput(700.0, {}),
         Throughput(600.0, {"web worker": 1.2}),
     ]
-    result = ScenarioResult("answer_save", "Answer save")
-    bench.add_chain(result)
+    result = Chain().run(bench)
     table = result.details["markdown"]
     assert "| plain WSGI (gunicorn, no Django) | 4,000 |  | 0.2 ms | 0.2 ms |" in table
     assert "| Django, no middleware (constant view) | 3,000 | 0.75 | 0.4 ms | 0.4 ms |" in table
     assert "| bare upsert view | 750 | 0.50 | 2.0 ms | 2.4 ms |" in table
     assert "| answer save | 600 | 0.80 | 2.0 ms | 2.0 ms |" in table  # the lower median run
+    assert result.metrics[3].text == (
+        "750 req/s; 0.50 of the step before; CPU per request 2.0 ms (web workers), "
+        "2.4 ms (whole stack)"
+    )
     assert bench.ceilings["answer_save"] == 600.0
+
+
+def test_the_chain_says_what_was_not_measured():
+    bench = Bench(sizes=SMOKE, stack=None, monitor=None, workdir=None)
+    assert Chain().run(bench).status.startswith("not run")
+    bench.throughputs["constant"] = [Throughput(1500.0, {"web worker": 1.5})]
+    result = Chain().run(bench)
+    assert [m.text for m in result.metrics][:2] == ["not measured", "not measured"]
+    assert result.metrics[2].text.startswith("1,500 req/s; CPU per request 1.0 ms")
 
 
 def test_start_storm_deadline_and_redirect():

@@ -102,22 +102,12 @@ def test_profile_summary_counts_own_and_inclusive_time():
     assert dict(summary.packages) == {"psycopg": 0.6, "apps/x": 0.4}
 
 
-def test_report_renders_goals_and_not_run_scenarios():
+def test_report_renders_goals_and_not_run_scenarios(report_meta):
     ran = ScenarioResult("answer_save", "Answer save")
     ran.add("saves/s", 900.0, "900", ">= 1,100", False)
     ran.check("acknowledged saves missing", 0)
     skipped = ScenarioResult("sync", "Sync drain", status="not run: sync delivery missing")
-    meta = {
-        "mode": "quick",
-        "date": "2026-11-24 18:00 UTC",
-        "cores": 2,
-        "cpu": "cpu",
-        "memory": "24 GiB",
-        "commit": "abc",
-        "stack": "stack",
-        "generators": "wrk",
-        "seconds": 100.0,
-    }
+    meta = report_meta
     markdown = render_markdown(meta, [ran, skipped])
     assert "| Answer save | saves/s | 900 | >= 1,100 | **NOT MET** |" in markdown
     assert "| Answer save | acknowledged saves missing | 0 | = 0 | met |" in markdown
