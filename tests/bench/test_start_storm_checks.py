@@ -69,7 +69,7 @@ def test_each_check_finds_its_fault(storm):
     mine.filter(user=plain).update(deadline=timezone.now() + timedelta(hours=1))
     mine.filter(user=resuming).update(deadline=timezone.now() + timedelta(hours=2))
     late = [Outcome(o.id, o.status, o.latency_ms, b"", o.location, o.due_at - 60) for o in outcomes]
-    elsewhere = [*late, Outcome(f"again-{plain.pk}", 302, 1.0, b"", "/en/", time.time())]
+    elsewhere = [*late, Outcome(f"again-{plain.pk}", 302, 1.0, b"", "/en/", time.time() + 60)]
     problems = _check(questionnaire, elsewhere, resumed, accommodated)
     assert problems == {
         "acknowledged starts without an attempt": 0,
