@@ -16,8 +16,9 @@ from bench.report import (
     merge_repeats,
     render_markdown,
 )
-from bench.run import selected
+from bench.run import _run_scenario, selected
 from bench.scenarios import SCENARIOS
+from bench.scenarios.base import Scenario
 from bench.scenarios.chain import Chain
 from bench.scenarios.start_storm import expected_deadline, redirected_to
 from bench.stats import cpu_ms_per_request, highest_rate_within, median_index, ratio_chain
@@ -167,3 +168,17 @@ def test_start_storm_deadline_and_redirect():
         redirected_to(Outcome("start-1", 302, 5.0, location="/en/assessments/attempts/42/")) == 42
     )
     assert redirected_to(Outcome("start-1", 403, 5.0)) is None
+
+
+class _Broken(Scenario):
+    name = "broken"
+    title = "Broken"
+
+    def run(self, bench):
+        raise RuntimeError("boom")
+
+
+def test_a_scenario_that_raises_is_reported_failed_and_fails_the_run():
+    result = _run_scenario(_Broken(), bench=None)
+    assert result.status == "failed: RuntimeError('boom')"
+    assert exit_code([result]) == 1
