@@ -208,10 +208,12 @@ class Stack:
         from rq import Worker
 
         connection = get_connection("default")
-        expected = Worker.count(connection=connection) + count
+        names = set()
         for _ in range(count):
             self.workers_started += 1
             number = self.workers_started
+            name = f"bench-{os.getpid()}-{number}"
+            names.add(name)
             command = [
                 sys.executable,
                 "manage.py",
@@ -219,11 +221,13 @@ class Stack:
                 *WORKER_QUEUES,
                 "--with-scheduler",
                 "--name",
-                f"bench-{os.getpid()}-{number}",
+                name,
             ]
             self.workers.append(self._spawn(f"worker-{number}", command, extra_env or {}))
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while Worker.count(connection=connection) < expected:
+        # By name, not by count: the registration of a worker killed in an earlier run
+        # expires meanwhile, and a count would then never reach its target.
+        while not names <= {worker.name for worker in Worker.all(connection=connection)}:
             for worker in self.workers:
                 worker.check_alive()
             if time.monotonic() > deadline:
