@@ -17,6 +17,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from apps.core.outage import outage
 
 CACHE_RETRY_SECONDS = 5.0
+# A count started in the process mid-window: rate-limit keys name their window, so outliving
+# it only keeps a stale key a little longer.
+LOCAL_COUNT_SECONDS = 3600
 SKIPPED = "skipped while the cache is down"
 # Client methods that do not talk to Redis: their success says nothing about it.
 _LOCAL_METHODS = frozenset({"get_client", "get_client_with_index", "connect", "close"})
@@ -84,8 +87,19 @@ class RateLimitCache(ResilientRedisCache):
         # flip back to "up" in between: django-ratelimit refuses a request on None.
         result = getattr(super(), method)(*args, **kwargs)
         if (result is None and method != "get") or self.outage.down:
-            return getattr(self._local, method)(*args, **kwargs)
+            return self._count_here(method, *args, **kwargs)
         return result
+
+    def _count_here(self, method, *args, **kwargs):
+        try:
+            return getattr(self._local, method)(*args, **kwargs)
+        except ValueError:
+            # incr of a count that lived in Redis until Redis went (django-ratelimit's add
+            # found it there, then its incr failed): go on counting here from this call,
+            # or django-ratelimit would take the ValueError for a failed count and refuse.
+            key, delta = args[0], args[1] if len(args) > 1 else kwargs.get("delta", 1)
+            self._local.add(key, delta, LOCAL_COUNT_SECONDS, version=kwargs.get("version"))
+            return delta
 
     def clear(self):
         self._local.clear()

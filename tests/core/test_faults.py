@@ -130,6 +130,13 @@ def test_a_failed_count_is_kept_in_the_process_even_if_the_state_flips_back(
     assert statuses == [200, 200, 429]
 
 
+def test_a_count_redis_lost_between_add_and_incr_goes_on_in_the_process(dead_cache):
+    """Seen in `make drill`: add found the key in Redis, Redis died, then incr failed; the
+    process had no count of its own to increment, and the save was refused with 429."""
+    counts = caches["ratelimit"]
+    assert [counts.incr("rl:teacher:1"), counts.incr("rl:teacher:1")] == [1, 2]
+
+
 @pytest.mark.django_db
 def test_a_cache_outage_ends_with_one_info_line(client, monkeypatch, outage_log):
     """The live cache, after a failure: the next call that reaches it ends the outage."""
