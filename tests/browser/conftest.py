@@ -6,6 +6,7 @@ missing browser fails the run.
 """
 
 import os
+import re
 import shutil
 
 import pytest
@@ -82,3 +83,25 @@ def context(browser, live_server):
 @pytest.fixture
 def page(context):
     return context.new_page()
+
+
+@pytest.fixture
+def demo_attempt(page, settings):
+    """Teacher T1001 logged in and on the demo questionnaire's first attempt: the attempt."""
+    from django.core.management import call_command
+    from playwright.sync_api import expect
+
+    from apps.accounts.demo import DEMO_PASSWORD
+    from apps.assessments.demo import VESPA_SLUG
+    from apps.assessments.models import Assessment, Attempt
+
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False  # plain-HTTP server
+    call_command("seed_demo")
+    vespa = Assessment.objects.get(slug=VESPA_SLUG)
+    page.goto("/accounts/login/?next=/assessments/")
+    page.fill("#id_username", "T1001")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.locator(f"[data-assessment='{vespa.pk}'] button").click()
+    expect(page).to_have_url(re.compile(r"/assessments/attempts/\d+/"))
+    return Attempt.objects.get(assessment=vespa, user__username="T1001")

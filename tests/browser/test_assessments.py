@@ -6,12 +6,9 @@ import re
 import time
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
-from apps.accounts.demo import DEMO_PASSWORD
-from apps.assessments.demo import VESPA_SLUG
-from apps.assessments.models import Answer, Assessment, Attempt
+from apps.assessments.models import Answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,18 +26,8 @@ def answer(page, position: int, value: int) -> None:
     section.locator(f"input[name=value][value='{value}']").check()
 
 
-def test_take_the_demo_questionnaire(page, context, settings):
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False  # plain-HTTP live server
-    call_command("seed_demo")
-    vespa = Assessment.objects.get(slug=VESPA_SLUG)
-
-    page.goto("/accounts/login/?next=/assessments/")
-    page.fill("#id_username", "T1001")
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    page.locator(f"[data-assessment='{vespa.pk}'] button").click()
-    expect(page).to_have_url(re.compile(r"/assessments/attempts/\d+/"))
-    attempt = Attempt.objects.get(assessment=vespa, user__username="T1001")
+def test_take_the_demo_questionnaire(page, context, demo_attempt):
+    attempt = demo_attempt
 
     # Answers are saved as they are given, without a page load.
     page.evaluate("window.notReloaded = true")

@@ -3,32 +3,19 @@ leaves the queue and its question says why, and the answers queued after it are 
 (before, a refused answer was sent again forever at the head of the queue)."""
 
 import json
-import re
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
-from apps.accounts.demo import DEMO_PASSWORD
 from apps.assessments import services
-from apps.assessments.demo import VESPA_SLUG
-from apps.assessments.models import Answer, Assessment, Attempt
+from apps.assessments.models import Answer
 from tests.browser.test_assessments import wait_for_answers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_refused_answer_is_dropped_and_reported_and_later_answers_go_on(page, settings):
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False  # plain-HTTP live server
-    call_command("seed_demo")
-    vespa = Assessment.objects.get(slug=VESPA_SLUG)
-    page.goto("/accounts/login/?next=/assessments/")
-    page.fill("#id_username", "T1001")
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    page.locator(f"[data-assessment='{vespa.pk}'] button").click()
-    expect(page).to_have_url(re.compile(r"/assessments/attempts/\d+/"))
-    attempt = Attempt.objects.get(assessment=vespa, user__username="T1001")
+def test_a_refused_answer_is_dropped_and_reported_and_later_answers_go_on(page, demo_attempt):
+    attempt = demo_attempt
     first, second = (
         page.locator(f"#q-{position} form").get_attribute("action") for position in (1, 2)
     )
