@@ -66,7 +66,12 @@ class QueryStringGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if any("\x00" in key + "".join(values) for key, values in request.GET.lists()):
+        # Every request passes here: parse the query only when its raw form holds a NUL,
+        # escaped or (past a lenient server) as it is.
+        query = request.META.get("QUERY_STRING", "")
+        if ("%00" in query or "\x00" in query) and any(
+            "\x00" in key + "".join(values) for key, values in request.GET.lists()
+        ):
             return HttpResponseBadRequest(
                 str(ERR_NUL_IN_ADDRESS), content_type="text/plain; charset=utf-8"
             )
