@@ -11,12 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
 from apps.assessments import selectors, services
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Assessment
+from apps.core.errors import into_messages
 from apps.core.input import INTEGER_MAX, parse_int
 
 LIKERT_SCALE = list(
@@ -45,7 +46,7 @@ def _refusal(request: HtmxHttpRequest, error: services.AssessmentError) -> HttpR
     context = {"message": error.message}
     if request.htmx:
         response = render(request, "assessments/refused.html#refusal", context, status=error.status)
-        return reswap(retarget(response, "#messages"), "innerHTML")
+        return into_messages(response)
     return render(request, "assessments/refused.html", context, status=error.status)
 
 

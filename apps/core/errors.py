@@ -28,11 +28,18 @@ ERR_METHOD_NOT_ALLOWED_TODO = _(
 )
 
 
+def into_messages(fragment: HttpResponse) -> HttpResponse:
+    """An htmx answer that replaces the page's message area (#messages), whatever element
+    the request was going to swap: a refusal or an error never lands inside a question."""
+    return reswap(retarget(fragment, "#messages"), "innerHTML")
+
+
 def error_response(request: HttpRequest, status: int, what: str, todo: str) -> HttpResponse:
     context = {"what": what, "todo": todo}
     if getattr(request, "htmx", False):
-        fragment = render(request, "core/error.html#error-message", context, status=status)
-        return reswap(retarget(fragment, "#messages"), "innerHTML")
+        return into_messages(
+            render(request, "core/error.html#error-message", context, status=status)
+        )
     return render(request, f"{status}.html", context, status=status)
 
 

@@ -3,8 +3,8 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_htmx.http import reswap, retarget
 
+from apps.core.errors import into_messages
 from apps.core.health import readiness
 
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
@@ -39,9 +39,7 @@ def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
     context = {"retry_after": retry_after}
     if getattr(request, "htmx", False):
         name = "core/ratelimited.html#ratelimited-message"
-        response = reswap(
-            retarget(render(request, name, context, status=429), "#messages"), "innerHTML"
-        )
+        response = into_messages(render(request, name, context, status=429))
     else:
         response = render(request, "core/ratelimited.html", context, status=429)
     if retry_after:
@@ -56,4 +54,4 @@ def unavailable(request: HttpRequest) -> HttpResponse:
     template = "core/unavailable.html#unavailable-message" if htmx else "core/unavailable.html"
     response = HttpResponse(render_to_string(template), status=503)
     response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
-    return reswap(retarget(response, "#messages"), "innerHTML") if htmx else response
+    return into_messages(response) if htmx else response
