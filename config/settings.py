@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.core.errors.MethodNotAllowedPageMiddleware",  # a 405 gets a page, not an empty body
-    "csp.middleware.CSPMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",  # django-csp, built once
     "django_ratelimit.middleware.RatelimitMiddleware",
     "apps.core.middleware.DatabaseUnavailableMiddleware",
 ]
