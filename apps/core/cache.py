@@ -9,10 +9,12 @@ still hold (per process) instead of refusing everyone (fail closed) or no one.
 
 from urllib.parse import urlsplit
 
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from apps.core.outage import outage
 
@@ -22,7 +24,13 @@ CACHE_RETRY_SECONDS = 5.0
 LOCAL_COUNT_SECONDS = 3600
 SKIPPED = "skipped while the cache is down"
 # Client methods that do not talk to Redis: their success says nothing about it.
-_LOCAL_METHODS = frozenset({"get_client", "get_client_with_index", "connect", "close"})
+_LOCAL_METHODS = frozenset({"get_client", "get_client_with_index", "connect", "close", "make_key"})
+# django-ratelimit counts a hit as add(key, 1), then incr(key) when the key was already there:
+# two round trips. This script is both in one; the incr that follows is answered from it.
+_HIT_SCRIPT = """
+if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return 1 end
+return redis.call('INCR', KEYS[1])
+"""
 
 
 class _GuardedClient:
@@ -72,12 +80,50 @@ class ResilientRedisCache(RedisCache):
 
 class RateLimitCache(ResilientRedisCache):
     """RATELIMIT_USE_CACHE: the calls django-ratelimit makes (add, incr, get) go to Redis,
-    or to a process-local counter while Redis is down."""
+    or to a process-local counter while Redis is down. A counted hit is one round trip."""
 
     def __init__(self, server, params):
         super().__init__(server, params)
         # LocMemCache instances of one name share their data: one counter set per process.
         self._local = LocMemCache("crowdproof-ratelimit-fallback", {"OPTIONS": {}})
+        # The count of the last hit that found its key, for the incr that follows it. Cache
+        # instances are per thread (django.core.cache.caches), so this is too.
+        self._counted: tuple | None = None
+        self._hit_scripts = {}  # redis client id -> its registered script
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        if value != 1 or not isinstance(timeout, int):  # not a hit: a plain add
+            return self._count("add", key, value, timeout, version=version)
+        count = self._hit(key, timeout, version)
+        if count is None:  # Redis is away: count here
+            return self._count_here("add", key, value, timeout, version=version)
+        if count == 1:
+            return True
+        self._counted = (key, version, count)
+        return False
+
+    def incr(self, key, delta=1, version=None):
+        counted, self._counted = self._counted, None
+        if counted is not None and counted[:2] == (key, version) and delta == 1:
+            return counted[2]
+        return self._count("incr", key, delta, version=version)
+
+    def _hit(self, key, timeout: int, version) -> int | None:
+        """SET key 1 NX EX timeout, else INCR key: the count after this hit, or None while
+        Redis is unreachable (reported to the outage like every other call)."""
+        if self.outage.skip():
+            return None
+        client = self.client.get_client(write=True)
+        script = self._hit_scripts.get(id(client))
+        if script is None:
+            script = self._hit_scripts[id(client)] = client.register_script(_HIT_SCRIPT)
+        try:
+            count = script(keys=[self.client.make_key(key, version=version)], args=[timeout])
+        except RedisError as exc:
+            self.outage.failed(exc)
+            return None
+        self.outage.recovered()
+        return int(count)
 
     def _count(self, method, *args, **kwargs):
         # Always through Redis first: while it is down that call returns at once (the
@@ -104,12 +150,6 @@ class RateLimitCache(ResilientRedisCache):
     def clear(self):
         self._local.clear()
         return super().clear()
-
-    def add(self, *args, **kwargs):
-        return self._count("add", *args, **kwargs)
-
-    def incr(self, *args, **kwargs):
-        return self._count("incr", *args, **kwargs)
 
     def get(self, *args, **kwargs):
         return self._count("get", *args, **kwargs)

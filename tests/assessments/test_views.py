@@ -14,8 +14,8 @@ from tests.assessments.helpers import in_threads, save
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
-# The session, the user and the rate limit's add and incr; the attempt's meta is in the process.
-REDIS_ROUND_TRIPS_PER_WARM_SAVE = 4
+# The session, the user and the rate limit (one script); the attempt's meta is in the process.
+REDIS_ROUND_TRIPS_PER_WARM_SAVE = 3
 
 
 def answer_url(attempt, question):

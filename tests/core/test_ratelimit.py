@@ -32,3 +32,52 @@ def test_rate_limited_fragment_for_htmx_goes_to_the_message_area(client, tight_l
     assert f"Too many attempts in a short time. Please try again in {seconds} second" in body
     assert response["HX-Retarget"] == "#messages"
     assert response["HX-Reswap"] == "innerHTML"
+
+
+# --- The counter: one round trip per counted hit ------------------------------------------
+@pytest.fixture
+def counts():
+    from django.core.cache import caches
+
+    cache = caches["ratelimit"]
+    cache.clear()
+    return cache
+
+
+def _usage(rate="3/m", value="teacher-1"):
+    from django.test import RequestFactory
+    from django_ratelimit.core import get_usage
+
+    request = RequestFactory().post("/")
+    return get_usage(
+        request, group="test", key=lambda group, request: value, rate=rate, increment=True
+    )
+
+
+def test_django_ratelimit_counts_one_per_hit_and_limits_past_the_rate(counts):
+    usages = [_usage() for _ in range(5)]
+    assert [u["count"] for u in usages] == [1, 2, 3, 4, 5]
+    assert [u["should_limit"] for u in usages] == [False, False, False, True, True]
+    other = _usage(value="teacher-2")  # another key has its own count
+    assert (other["count"], other["should_limit"]) == (1, False)
+
+
+def test_a_counted_hit_is_one_round_trip_and_its_window_expires(counts, redis_round_trips):
+    _usage()  # the key exists from now on
+    with redis_round_trips() as sent:
+        usage = _usage()
+    assert usage["count"] == 2
+    assert sent.n == 1  # add and incr in one script
+    client = counts.client.get_client()
+    (key,) = client.keys("*rl:*")  # django-ratelimit prefixes its keys "rl:"
+    from django_ratelimit.core import EXPIRATION_FUDGE
+
+    assert 60 < client.ttl(key) <= 60 + EXPIRATION_FUDGE  # the window plus the fudge
+
+
+def test_a_plain_add_and_incr_keep_their_meaning(counts):
+    assert counts.add("plain", 5, 60) is True
+    assert counts.add("plain", 7, 60) is False
+    assert counts.get("plain") == 5
+    assert counts.incr("plain") == 6
+    assert counts.incr("plain", 10) == 16
