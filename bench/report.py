@@ -27,7 +27,7 @@ class Metric:
 class ScenarioResult:
     name: str
     title: str
-    status: str = "ran"  # "ran", "not run: <feature> missing", "failed: <error>"
+    status: str = "ran"  # "ran", "not run: <why>", "failed: <error>"
     metrics: list[Metric] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 

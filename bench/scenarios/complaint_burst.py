@@ -40,11 +40,6 @@ _REFERENCE = re.compile(rb"CP-\d{4}-\d{6}")
 class ComplaintBurst(Scenario):
     name = "complaint_burst"
     title = "Complaint burst"
-    needs = (
-        ("complaint filing view", "apps.complaints.views:file_complaint"),
-        ("triage job", "apps.complaints.jobs:triage_complaint"),
-        ("fake LLM server", "apps.complaints.fake_llm:main"),
-    )
 
     def run(self, bench: Bench) -> ScenarioResult:
         result = self.result()

@@ -62,10 +62,6 @@ def redirected_to(outcome: Outcome) -> int | None:
 class StartStorm(Scenario):
     name = "start_storm"
     title = "Start storm"
-    needs = (
-        ("start view", "apps.assessments.views:start"),
-        ("start service", "apps.assessments.services:attempt_start"),
-    )
 
     def run(self, bench: Bench) -> ScenarioResult:
         sizes = bench.sizes

@@ -37,10 +37,6 @@ DOUBLE_CLICK_EVERY = 10  # every 10th teacher's submit is sent twice
 class SubmissionStorm(Scenario):
     name = "submission_storm"
     title = "Submission storm"
-    needs = (
-        ("submit view", "apps.assessments.views:submit"),
-        ("submit service", "apps.assessments.services:attempt_submit"),
-    )
 
     def run(self, bench: Bench) -> ScenarioResult:
         sizes = bench.sizes

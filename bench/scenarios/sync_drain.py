@@ -80,11 +80,6 @@ class Drained:
 class SyncDrain(Scenario):
     name = "sync_drain"
     title = "Sync drain"
-    needs = (
-        ("fake records API", "apps.sync.fake_remote:main"),
-        ("outbox delivery", "apps.sync.services:outbox_drain"),
-        ("connector pause switch", "apps.sync.services:connector_pause"),
-    )
 
     def run(self, bench: Bench) -> ScenarioResult:
         result = self.result()
