@@ -1,0 +1,73 @@
+"""Writes for complaints, one module per concern (as Zulip's zerver/actions/): filing,
+attachments, triage jobs, the officers' workflow, deadlines, the audit trail and the
+dashboard cache. Views, admin actions, management commands and jobs import the names below
+from `apps.complaints.services`; the modules import each other directly."""
+
+from apps.complaints.services.attachments import (
+    SNIFF_BYTES,
+    attachment_filename_clean,
+    attachment_orphans_delete,
+    attachment_sniff,
+)
+from apps.complaints.services.audit import (
+    attachment_download_record,
+    complaint_export_record,
+    complaint_view_record,
+)
+from apps.complaints.services.dashboard import dashboard_invalidate
+from apps.complaints.services.deadlines import complaint_escalate_overdue, due_at_for
+from apps.complaints.services.filing import (
+    ERR_REFERENCE_OUTSIDE_TRANSACTION,
+    Filed,
+    complaint_file,
+    reference_block,
+    reference_format,
+)
+from apps.complaints.services.triage_jobs import (
+    TriageRetry,
+    triage_job_timeout,
+    triage_requeue,
+    triage_requeue_stale,
+    triage_retry_intervals,
+    triage_run,
+)
+from apps.complaints.services.workflow import (
+    ERR_OUTCOME_ONLY_WHEN_CLOSED,
+    ERR_OUTCOME_REQUIRED,
+    STATUSES_BEFORE_ASSIGNMENT,
+    complaint_assign,
+    complaint_set_status,
+    complaint_status_check,
+    complaint_update,
+)
+
+__all__ = [
+    "ERR_OUTCOME_ONLY_WHEN_CLOSED",
+    "ERR_OUTCOME_REQUIRED",
+    "ERR_REFERENCE_OUTSIDE_TRANSACTION",
+    "SNIFF_BYTES",
+    "STATUSES_BEFORE_ASSIGNMENT",
+    "Filed",
+    "TriageRetry",
+    "attachment_download_record",
+    "attachment_filename_clean",
+    "attachment_orphans_delete",
+    "attachment_sniff",
+    "complaint_assign",
+    "complaint_escalate_overdue",
+    "complaint_export_record",
+    "complaint_file",
+    "complaint_set_status",
+    "complaint_status_check",
+    "complaint_update",
+    "complaint_view_record",
+    "dashboard_invalidate",
+    "due_at_for",
+    "reference_block",
+    "reference_format",
+    "triage_job_timeout",
+    "triage_requeue",
+    "triage_requeue_stale",
+    "triage_retry_intervals",
+    "triage_run",
+]

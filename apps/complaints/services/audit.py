@@ -1,0 +1,38 @@
+"""The audit trail: every change and every look at a complaint is a ComplaintEvent."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.complaints.models import Attachment, Complaint, ComplaintEvent
+
+
+def event_record(complaint: Complaint, action: str, *, by=None, **detail) -> ComplaintEvent:
+    """One audit event, in the caller's transaction."""
+    return ComplaintEvent.objects.create(
+        complaint=complaint, action=action, actor=by, detail=detail, at=timezone.now()
+    )
+
+
+def complaint_view_record(*, complaint: Complaint, by) -> None:
+    with transaction.atomic(durable=True):
+        event_record(complaint, ComplaintEvent.Action.VIEWED, by=by)
+
+
+def attachment_download_record(*, attachment: Attachment, by) -> None:
+    with transaction.atomic(durable=True):
+        event_record(
+            attachment.complaint,
+            ComplaintEvent.Action.DOWNLOADED,
+            by=by,
+            attachment=attachment.pk,
+            name=attachment.original_name,
+        )
+
+
+def complaint_export_record(*, complaint_ids, by) -> None:
+    with transaction.atomic(durable=True):
+        now = timezone.now()
+        ComplaintEvent.objects.bulk_create(
+            ComplaintEvent(complaint_id=pk, action=ComplaintEvent.Action.EXPORTED, actor=by, at=now)
+            for pk in complaint_ids
+        )
