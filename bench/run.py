@@ -2,12 +2,15 @@
 check the data, write bench/results/<timestamp>.json, latest.json and latest.md.
 
     .venv/bin/python -m bench.run [--quick] [--only answer_save,ceilings] [--repeat N]
-                                  [--data-dir DIR]
+                                  [--data-dir DIR] [--topology single|cluster]
 
 Exits 1 when a data check fails or a scenario errors (timing goals are only reported).
 
 Embedded PostgreSQL and Valkey live under --data-dir (default .data/bench) and keep the bulk
 data between runs; set DATABASE_URL / REDIS_URL to use servers you can wipe instead.
+`--topology cluster` runs the same scenarios against `make cluster`'s topology instead
+(bench/cluster.py: HAProxy over two gunicorn nodes, PostgreSQL + standby, Valkey + Sentinel),
+with its data under --data-dir/cluster.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import runpy
 import shutil
 import signal
 import subprocess
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.cluster import ClusterStack
 from bench.context import FULL, QUICK, SMOKE, Bench, Sizes
 from bench.monitor import ProcessMonitor
 from bench.report import (
@@ -49,7 +52,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="seconds per scenario, tiny data")
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data" / "bench")
-    parser.add_argument("--web-workers", type=int, help="default: gunicorn.conf.py's")
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        help="default: gunicorn.conf.py's; with --topology cluster, per node (default 2)",
+    )
+    parser.add_argument(
+        "--topology",
+        choices=("single", "cluster"),
+        default="single",
+        help="single: one gunicorn on one PostgreSQL and one Valkey; cluster: make cluster's",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--repeat",
@@ -72,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = _fresh_workdir(args.data_dir / "runs", stamp)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
-    with Stack(data_dir=args.data_dir, log_dir=workdir, web_workers=args.web_workers) as stack:
-        _log(f"Starting PostgreSQL and Valkey under {args.data_dir} ...")
+    with _stack(args, workdir) as stack:
+        _log(f"Starting PostgreSQL and Valkey under {stack.data_dir} ...")
         stack.start_services()
         import django
 
@@ -83,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         _prepare_database()
         _log("Starting gunicorn ...")
         stack.start_web()
-        monitor = ProcessMonitor(roots=lambda: _role_roots(stack))
+        monitor = ProcessMonitor(roots=stack.role_roots)
         monitor.start()
         bench = Bench(sizes=sizes, stack=stack, monitor=monitor, workdir=workdir)
         only = selected(SCENARIOS, args.only)
@@ -97,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             monitor.stop()
         meta = _meta(sizes, stack, time.monotonic() - started)
+        meta["topology"] = args.topology
         meta["repeat"] = max(1, args.repeat)
     markdown = write_results(args.results_dir, stamp, meta, results)
     print("\n" + markdown)
@@ -104,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     for failure in gate_failures(results):
         print(f"[bench] FAILED: {failure}", flush=True)
     return exit_code(results)
+
+
+def _stack(args: argparse.Namespace, workdir: Path) -> Stack:
+    if args.topology == "cluster":
+        return ClusterStack(
+            data_dir=args.data_dir / "cluster", log_dir=workdir, node_workers=args.web_workers or 2
+        )
+    return Stack(data_dir=args.data_dir, log_dir=workdir, web_workers=args.web_workers)
 
 
 def selected(scenarios, only: str) -> set[str]:
@@ -155,33 +177,6 @@ def _prepare_database() -> None:
     sessions_delete_previous()  # the sessions earlier runs handed to the load generator
 
 
-def _role_roots(stack: Stack) -> dict[str, list[int]]:
-    roots: dict[str, list[int]] = {}
-    if stack.web is not None:
-        roots["web"] = [stack.web.pid]
-    for role, child in stack.ceiling_webs.items():
-        roots[role] = [child.pid]
-    roots["rq worker"] = [worker.pid for worker in stack.workers]
-    roots.update(_service_pids())
-    return roots
-
-
-def _service_pids() -> dict[str, list[int]]:
-    """The PostgreSQL postmaster and the Valkey server, when they run on this machine."""
-    from django.db import connection
-    from django_redis import get_redis_connection
-
-    pids: dict[str, list[int]] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pids["postgres"] = [psutil.Process(cursor.fetchone()[0]).ppid()]
-        pids["valkey"] = [get_redis_connection("default").info("server")["process_id"]]
-    except Exception:  # a remote server: nothing to sample here
-        pass
-    return pids
-
-
 def _meta(sizes: Sizes, stack: Stack, seconds: float) -> dict:
     from django.conf import settings
     from django.db import connection
@@ -194,9 +189,7 @@ def _meta(sizes: Sizes, stack: Stack, seconds: float) -> dict:
     from django_redis import get_redis_connection
 
     valkey = get_redis_connection("default").info("server")
-    web_processes = len(psutil.Process(stack.web.pid).children()) if stack.web else 0
     pool = settings.DATABASES["default"]["OPTIONS"]["pool"]
-    embedded = "embedded" if stack.services is not None else "given URLs"
     return {
         "mode": sizes.mode,
         "sizes": asdict(sizes),
@@ -207,10 +200,9 @@ def _meta(sizes: Sizes, stack: Stack, seconds: float) -> dict:
         "commit": _git_commit(),
         "python": platform.python_version(),
         "stack": (
-            f"PostgreSQL {pg_version} ({embedded}, synchronous_commit={sync_commit}), "
-            f"Valkey {valkey.get('valkey_version') or valkey.get('redis_version')}, "
-            f"gunicorn {web_processes} gthread workers x {_gunicorn_setting('threads')}"
-            f" threads, psycopg pool max {pool['max_size']} per process, DEBUG off"
+            f"PostgreSQL {pg_version} (synchronous_commit={sync_commit}), Valkey "
+            f"{valkey.get('valkey_version') or valkey.get('redis_version')}; {stack.describe()}; "
+            f"psycopg pool max {pool['max_size']} per process, DEBUG off"
         ),
         "generators": "wrk (1 thread, Lua; closed loop), Python threads (open loop, scheduled "
         "arrivals; latency from the scheduled time)",
@@ -226,11 +218,6 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def _gunicorn_setting(name: str):
-    """As the web server read it: the same file, in the same environment."""
-    return runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))[name]
 
 
 def _git_commit() -> str:

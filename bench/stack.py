@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import runpy
 import secrets
 import signal
 import socket
@@ -22,6 +23,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from apps.core.embedded import DATABASE_NAME, EmbeddedServices
 
@@ -51,6 +54,11 @@ def wait_for_http(url: str, *, timeout: float, process: subprocess.Popen | None 
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer within {timeout:.0f} s.")
         time.sleep(0.3)
+
+
+def gunicorn_setting(name: str):
+    """As the web server reads it: the same file, in the same environment."""
+    return runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))[name]
 
 
 def migrations_fingerprint() -> str:
@@ -278,6 +286,38 @@ class Stack:
         for child in [self.web, *self.workers]:
             if child is not None:
                 child.check_alive()
+
+    # --- what the report and the monitor see ----------------------------------------------
+    def role_roots(self) -> dict[str, list[int]]:
+        """role -> root pids, for the CPU and memory monitor (bench/monitor.py)."""
+        roots = {role: [child.pid] for role, child in self.ceiling_webs.items()}
+        roots["rq worker"] = [worker.pid for worker in self.workers]
+        return {**roots, **self.server_roots()}
+
+    def server_roots(self) -> dict[str, list[int]]:
+        """The gunicorn master, the PostgreSQL postmaster and the Valkey server (the last two
+        when they run on this machine). Needs Django configured."""
+        from django.db import connection
+        from django_redis import get_redis_connection
+
+        roots = {"web": [self.web.pid]} if self.web is not None else {}
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                roots["postgres"] = [psutil.Process(cursor.fetchone()[0]).ppid()]
+            roots["valkey"] = [get_redis_connection("default").info("server")["process_id"]]
+        except Exception:  # a remote server: nothing to sample here
+            pass
+        return roots
+
+    def describe(self) -> str:
+        """The servers and web processes, for the report's stack line."""
+        services = "embedded" if self.services is not None else "given URLs"
+        workers = len(psutil.Process(self.web.pid).children()) if self.web else 0
+        return (
+            f"PostgreSQL and Valkey {services}; one gunicorn, {workers} gthread workers x "
+            f"{gunicorn_setting('threads')} threads"
+        )
 
     # --- helpers ------------------------------------------------------------------------
     def _spawn(self, role: str, command: list[str], extra_env: dict[str, str]) -> Child:
