@@ -54,6 +54,11 @@ class ArrivalsResult:
         return latency_summary([o.latency_ms for o in self.outcomes if o.status])
 
     @property
+    def rate(self) -> float:
+        """Requests sent (and answered, or failed) per second over the run."""
+        return len(self.outcomes) / self.seconds if self.seconds > 0 else 0.0
+
+    @property
     def statuses(self) -> dict[int, int]:
         return dict(Counter(o.status for o in self.outcomes))
 

@@ -117,13 +117,14 @@ class Bench:
     stack: Stack
     monitor: ProcessMonitor
     workdir: Path
-    # name ("plain", "bare", "constant", "upsert", "answer_save") -> one entry per repeat
+    # name ("plain", "bare", "constant", "upsert", "answer_save"; the storms' "start" and
+    # "submit") -> one entry per repeat
     throughputs: dict[str, list[Throughput]] = field(default_factory=dict)
     # What one scenario leaves for a later one (the storm's attempts for the sync drain).
     handover: dict[str, object] = field(default_factory=dict)
     _teachers: list = field(default_factory=list)
 
-    def record(self, name: str, load: LoadResult) -> None:
+    def record(self, name: str, load: LoadResult | ArrivalsResult) -> None:
         self.throughputs.setdefault(name, []).append(Throughput(load.rate, load.cpu_cores))
 
     def throughput(self, name: str) -> Throughput | None:

@@ -1,11 +1,12 @@
 """The scenarios, in the order `make bench` runs them: the ceilings first (every other
 throughput is divided by them), the answer save before the chain of layers and before its
 open-loop latency (which sends at shares of its maximum, from its teachers), the submission
-storm before the sync drain (which delivers its outbox), memory last (it reports the peaks
-of the whole run)."""
+storm before the sync drain (which delivers its outbox), the capacity model after every
+scenario whose CPU per request it uses, memory last (it reports the peaks of the whole run)."""
 
 from bench.scenarios.answer_latency import AnswerLatency
 from bench.scenarios.answer_save import AnswerSave
+from bench.scenarios.capacity import Capacity
 from bench.scenarios.ceilings import Ceilings
 from bench.scenarios.chain import Chain
 from bench.scenarios.complaint_burst import ComplaintBurst
@@ -27,5 +28,6 @@ SCENARIOS = [
     ComplaintBurst(),
     Dashboards(),
     Fragments(),
+    Capacity(),
     Memory(),
 ]

@@ -93,6 +93,7 @@ class StartStorm(Scenario):
             if number % DOUBLE_CLICK_EVERY == 0:
                 arrivals.append(replace(start, id=f"again-{teacher.pk}"))
         load = bench.arrivals(arrivals, rate=len(arrivals) / sizes.start_window_s)
+        bench.record("start", load)  # its CPU per request, for the capacity model
 
         result = self.result()
         bench.add_storm(

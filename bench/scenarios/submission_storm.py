@@ -57,6 +57,7 @@ class SubmissionStorm(Scenario):
             if number % DOUBLE_CLICK_EVERY == 0:  # the same POST again, while the first runs
                 arrivals.append(replace(submit, id=f"again-{attempt_id}"))
         load = bench.arrivals(arrivals, rate=len(arrivals) / sizes.storm_window_s)
+        bench.record("submit", load)  # its CPU per request, for the capacity model
 
         result = self.result()
         bench.add_storm(
