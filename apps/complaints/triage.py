@@ -3,7 +3,8 @@
 `rules` (the default) matches the keyword rules kept in the TriageRule table, with no network.
 `openai` asks an OpenAI-compatible chat-completions API for strict JSON. Both return a raw
 answer (a dict); `answer_validate` checks it against the Category/Sector/Act tables and the
-confidence threshold, and never invents a value.
+confidence threshold, and never invents a value. No database here: the caller passes the
+rules and the choices (services.triage_jobs picks the backend, selectors read the tables).
 """
 
 import json
@@ -12,8 +13,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Protocol
-
-from django.conf import settings
 
 PROMPT_VERSION = "triage-v1"
 FIVE_W_ONE_H = ("who", "what", "when", "where", "why", "how")
@@ -299,17 +298,3 @@ def answer_validate(answer, *, choices: TriageChoices, min_confidence: float) ->
         summary=summary[:1000],
         details=details,
     )
-
-
-def backend_get() -> TriageBackend:
-    """The backend chosen by TRIAGE_BACKEND."""
-    from apps.complaints.selectors import triage_rules_active
-
-    if settings.TRIAGE_BACKEND == "openai":
-        return OpenAIBackend(
-            api_base=settings.TRIAGE_API_BASE,
-            api_key=settings.TRIAGE_API_KEY,
-            model=settings.TRIAGE_MODEL,
-            timeout=settings.TRIAGE_TIMEOUT_SECONDS,
-        )
-    return RuleBackend(rules=triage_rules_active())

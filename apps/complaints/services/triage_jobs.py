@@ -15,7 +15,7 @@ from rq.job import Job, JobStatus
 
 from apps.complaints import triage
 from apps.complaints.models import Act, Category, Complaint, ComplaintEvent, Sector, TriageJob
-from apps.complaints.selectors import triage_choices, triage_jobs_stale
+from apps.complaints.selectors import triage_choices, triage_jobs_stale, triage_rules_active
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 from apps.complaints.services.deadlines import due_at_for
@@ -60,6 +60,18 @@ def triage_enqueue(job: TriageJob) -> None:
     )
 
 
+def triage_backend() -> triage.TriageBackend:
+    """The backend chosen by TRIAGE_BACKEND; the rules backend gets the active rules."""
+    if settings.TRIAGE_BACKEND == "openai":
+        return triage.OpenAIBackend(
+            api_base=settings.TRIAGE_API_BASE,
+            api_key=settings.TRIAGE_API_KEY,
+            model=settings.TRIAGE_MODEL,
+            timeout=settings.TRIAGE_TIMEOUT_SECONDS,
+        )
+    return triage.RuleBackend(rules=triage_rules_active())
+
+
 def _triage_claim(triage_job_id: int) -> TriageJob | None:
     with transaction.atomic(durable=True):
         job = (
@@ -88,7 +100,7 @@ def triage_run(*, triage_job_id: int) -> TriageJob | None:
     if job is None:
         return None
     complaint = job.complaint
-    backend = triage.backend_get()
+    backend = triage_backend()
     choices = triage_choices()
     text = triage.TriageInput(
         description=complaint.description[: settings.TRIAGE_MAX_INPUT_CHARS],
