@@ -1,6 +1,7 @@
 """The records connector: configuration (settings.SYNC_CONNECTORS) and the HTTP client of the
 Knack-style records API. Every call goes through the shared rate limiter and reports the
-outcome as a value or one of the exceptions below; the delivery rules live in services.py."""
+outcome as a value or one of the exceptions below; the delivery rules live in
+services/delivery.py."""
 
 import json
 from dataclasses import dataclass, field

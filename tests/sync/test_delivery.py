@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
-from apps.sync import services
 from apps.sync.jobs import outbox_sweep
 from apps.sync.models import OutboxEvent, RemoteLink
 from apps.sync.services import (
@@ -21,6 +20,7 @@ from apps.sync.services import (
     outbox_drain,
     outbox_sweep_schedule,
 )
+from apps.sync.services import delivery as services
 from tests.sync.conftest import publish
 
 pytestmark = pytest.mark.django_db
