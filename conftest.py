@@ -1,5 +1,5 @@
 """Fixtures shared by every app's tests. The database and Valkey are real (see
-apps/core/pytest_embedded.py); nothing here fakes them."""
+doubles/pytest_embedded.py); nothing here fakes them."""
 
 import pytest
 from django.conf import settings

@@ -386,7 +386,7 @@ class Drill:
 
     def _start_remote(self) -> dict[str, str]:
         port = free_port()
-        command = [sys.executable, "-m", "apps.sync.fake_remote", "--port", str(port)]
+        command = [sys.executable, "-m", "doubles.records_api", "--port", str(port)]
         command += ["--app-id", SYNC_APP, "--api-key", SYNC_KEY]
         with open(self.workdir / "fake-remote.log", "wb") as log:
             self.remote = subprocess.Popen(

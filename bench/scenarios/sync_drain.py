@@ -85,7 +85,7 @@ class SyncDrain(Scenario):
         result = self.result()
         _process, url = bench.stack.start_helper(
             "fake-records-api",
-            "apps.sync.fake_remote",
+            "doubles.records_api",
             "--rate", str(REMOTE_RATE),
             "--daily-quota", "10000000",
             "--latency-ms", str(REMOTE_LATENCY_MS),

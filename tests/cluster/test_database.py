@@ -23,9 +23,9 @@ from apps.assessments import services as assessment_services
 from apps.assessments.models import Answer, Question
 from apps.core import replica
 from apps.core.cluster.postgres import start_postgres_pair
-from apps.sync.fake_remote import DEFAULT_KEY_FIELDS, FakeRemote
 from apps.sync.services import outbox_reconcile_compare
 from config.db_router import replica_database
+from doubles.records_api import DEFAULT_KEY_FIELDS, FakeRemote
 from tests.accounts.factories import TEST_PASSWORD, TeacherFactory, UserFactory
 from tests.assessments.factories import AssessmentFactory, AssignmentFactory, QuestionFactory
 from tests.complaints.factories import ComplaintFactory

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection, transaction
 
-from apps.sync.fake_remote import DEFAULT_KEY_FIELDS, FakeRemote
 from apps.sync.services import outbox_event_record
+from doubles.records_api import DEFAULT_KEY_FIELDS, FakeRemote
 
 APP_ID, API_KEY = "fake-app", "fake-key"
 
@@ -122,9 +122,9 @@ def start_worker(
 
 @pytest.fixture
 def fake_remote_process():
-    """The fake as the benchmark runs it: `python -m apps.sync.fake_remote --port 0`."""
+    """The fake as the benchmark runs it: `python -m doubles.records_api --port 0`."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "apps.sync.fake_remote", "--port", "0", "--rate", "10"],
+        [sys.executable, "-m", "doubles.records_api", "--port", "0", "--rate", "10"],
         cwd=django_settings.BASE_DIR,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,6 +1,6 @@
 """A fake of the Knack-style records API, as a small real HTTP server (standard library only).
 
-    python -m apps.sync.fake_remote --port 8099 --rate 10 --daily-quota 25000 \
+    python -m doubles.records_api --port 8099 --rate 10 --daily-quota 25000 \
         [--fail-rate 0.05] [--latency-ms 20]
 
 It enforces, like the real one, the per-second limit (once more than `--rate` requests

@@ -1,6 +1,6 @@
 """pytest plugin: real PostgreSQL and Valkey for the test run.
 
-Loaded with `-p apps.core.pytest_embedded` (pyproject addopts) so that it runs before
+Loaded with `-p doubles.pytest_embedded` (pyproject addopts) so that it runs before
 pytest-django reads the settings. With DATABASE_URL / REDIS_URL set in the environment the
 tests use those servers; otherwise a throwaway embedded PostgreSQL and Valkey are started in
 a temporary folder and deleted when the run ends.
