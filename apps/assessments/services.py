@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-import django_rq
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
@@ -30,6 +29,7 @@ from apps.assessments.models import (
 )
 from apps.core.input import BIGINT_MAX, SMALLINT_MAX, parse_int
 from apps.core.outage import after_commit
+from apps.core.queues import get_queue
 from apps.sync.services import outbox_event_record
 
 ERR_NOT_AVAILABLE = "This assessment is not open for you."
@@ -126,7 +126,7 @@ def _schedule_auto_submit(attempt: Attempt) -> None:
     the start still succeeds), the sweeper still submits the attempt from its row."""
 
     def enqueue():
-        django_rq.get_queue(settings.ASSESSMENTS_AUTOSUBMIT_QUEUE).enqueue_at(
+        get_queue(settings.ASSESSMENTS_AUTOSUBMIT_QUEUE).enqueue_at(
             attempt.deadline,
             AUTO_SUBMIT_JOB,
             attempt.pk,

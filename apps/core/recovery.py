@@ -18,10 +18,11 @@ import contextlib
 import logging
 import time
 
-import django_rq
 from django.conf import settings
 from django.db import connection
 from rq.exceptions import DuplicateJobError
+
+from apps.core.queues import get_queue
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def recovery_arm(*, slot: int) -> bool:
     keep = settings.RECOVERY_INTERVAL_SECONDS * 2
     try:
         # Now, not after a commit: the answer (armed or not) is needed here.
-        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
+        get_queue(QUEUE, commit_mode="auto").enqueue(
             JOB,
             job_id=f"recovery-{slot}",
             unique=True,

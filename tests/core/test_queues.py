@@ -20,3 +20,21 @@ def test_an_enqueue_in_a_transaction_runs_once_when_its_hook_runs(
     assert registered_again == []
     assert queue.count == 1
     queue.empty()
+
+
+def test_the_queue_client_is_one_per_process_and_follows_its_configuration(monkeypatch):
+    """django-rq builds a new client and connection pool per get_queue() (rq/django-rq#210):
+    every enqueue opened a connection. Ours is kept, and a changed configuration (the queue
+    Redis moved) gets a client of its own."""
+    from apps.core.queues import get_queue, queue_redis
+
+    first = get_queue("high")
+    assert get_queue("high").connection is first.connection is queue_redis("high")
+    pool = first.connection.connection_pool
+    first.connection.ping()
+    first.connection.ping()
+    assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+
+    config = django_rq.settings.QUEUES["high"]
+    monkeypatch.setitem(django_rq.settings.QUEUES, "high", {**config, "DEFAULT_TIMEOUT": 7})
+    assert queue_redis("high") is not first.connection

@@ -10,6 +10,7 @@ from rq.job import Job
 from apps.assessments.models import Attempt
 from apps.complaints.models import TriageJob
 from apps.core import recovery
+from apps.core.queues import get_queue, queue_redis
 from apps.sync.models import OutboxEvent
 from tests.accounts.factories import TeacherFactory
 from tests.assessments.conftest import quiz  # noqa: F401  (fixture)
@@ -51,7 +52,7 @@ def test_the_sweep_redoes_every_kind_of_lost_work(
     for job in (running, queued):
         job.refresh_from_db()
         assert job.state == TriageJob.State.QUEUED and job.rq_job_id != "triage-lost"
-        assert Job.exists(job.rq_job_id, connection=recovery.django_rq.get_connection("high"))
+        assert Job.exists(job.rq_job_id, connection=queue_redis("high"))
     event.refresh_from_db()
     assert event.status == OutboxEvent.Status.PENDING
     # Idempotent: nothing is left to redo.
@@ -84,7 +85,7 @@ def test_two_sweeps_never_overlap():
 
 
 def test_arming_is_once_per_slot():
-    queue = recovery.django_rq.get_queue(recovery.QUEUE)
+    queue = get_queue(recovery.QUEUE)
     queue.empty()
     slot = recovery.recovery_slot()
     assert recovery.recovery_arm(slot=slot) is True
