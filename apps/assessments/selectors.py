@@ -9,10 +9,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404
 
-from apps.assessments.models import Answer, Assessment, Assignment, Attempt, Question
+from apps.assessments.models import (
+    Accommodation,
+    Answer,
+    Assessment,
+    Assignment,
+    Attempt,
+    Question,
+)
 from apps.core.input import BIGINT_MAX, parse_int
 from apps.core.replica import reads_may_lag
 
@@ -289,9 +296,12 @@ def teacher_dashboard(*, user, now: datetime) -> Dashboard:
 
 
 def assignment_open_for(*, user, assessment_id: int, now: datetime) -> Assignment | None:
-    """The open window of an assessment for the user's district and batch (latest closing)."""
+    """The open window of an assessment for the user's district and batch (latest closing),
+    with the user's extra time in it as `extra_time_factor` (None: no accommodation)."""
+    accommodation = Accommodation.objects.filter(assignment_id=OuterRef("pk"), user_id=user.pk)
     return (
         Assignment.objects.filter(assessment_id=assessment_id, opens_at__lte=now, closes_at__gt=now)
+        .annotate(extra_time_factor=Subquery(accommodation.values("extra_time_factor")[:1]))
         .filter(Q(district_id=user.district_id) | Q(district__isnull=True))
         .filter(Q(batch_id=user.batch_id) | Q(batch__isnull=True))
         .select_related("assessment")

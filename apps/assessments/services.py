@@ -212,26 +212,26 @@ def attempt_start(
     if not 1 <= number <= SMALLINT_MAX:
         raise AnswerInvalid(ERR_ATTEMPT_NUMBER.format(high=SMALLINT_MAX))
     now = now or timezone.now()
-    existing = Attempt.objects.filter(user=user, assessment_id=assessment_id, number=number).first()
-    if existing:
-        return existing
+    # A teacher's attempts at one assessment are a handful: one read answers "resume" (this
+    # number exists, in any state), "running" and "how many taken". A start that races
+    # with this read is settled by the unique constraint below.
+    mine = list(Attempt.objects.filter(user=user, assessment_id=assessment_id))
+    for attempt in mine:
+        if attempt.number == number:
+            return attempt
     assignment = selectors.assignment_open_for(user=user, assessment_id=assessment_id, now=now)
     if assignment is None:
         raise AssessmentNotAvailable(ERR_NOT_AVAILABLE)
     assessment = assignment.assessment
-    mine = Attempt.objects.filter(user=user, assessment=assessment)
-    running = mine.filter(status=Attempt.Status.IN_PROGRESS, deadline__gt=now).first()
-    if running:
-        return running
-    taken = mine.count()
-    concurrent = mine.filter(number=number).first() if number <= taken else None
-    if concurrent:  # a concurrent start created it after our first look
-        return concurrent
+    for attempt in mine:
+        if attempt.status == Attempt.Status.IN_PROGRESS and attempt.deadline > now:
+            return attempt
+    taken = len(mine)
     if taken >= assessment.max_attempts:
         raise AttemptRefused(ERR_NO_ATTEMPTS_LEFT)
     if number != taken + 1:
         raise AttemptRefused(ERR_WRONG_ATTEMPT_NUMBER.format(expected=taken + 1, given=number))
-    factor = _accommodation_factor(assignment_id=assignment.pk, user_id=user.pk)
+    factor = assignment.extra_time_factor or Decimal(1)
     try:
         with transaction.atomic(durable=True):
             attempt = Attempt.objects.create(

@@ -60,6 +60,18 @@ def test_start_is_idempotent(teacher, quiz):
     assert Attempt.objects.count() == 1
 
 
+def test_start_reads_the_teachers_attempts_and_the_window_once(
+    teacher, quiz, django_assert_num_queries
+):
+    """A start in a storm: the teacher's attempts (1), the open window with the teacher's
+    extra time (1), then the insert in its own transaction (savepoint, insert, release)."""
+    services.accommodation_set(assignment=quiz.window, user=teacher, factor=Decimal("1.5"))
+    with django_assert_num_queries(5):
+        attempt = services.attempt_start(user=teacher, assessment_id=quiz.pk)
+    with django_assert_num_queries(1):  # a resume (a reload, a second device, a double click)
+        assert services.attempt_start(user=teacher, assessment_id=quiz.pk).pk == attempt.pk
+
+
 def test_start_after_submit_returns_the_submitted_attempt(attempt):
     services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
     replay = services.attempt_start(user=attempt.user, assessment_id=attempt.assessment_id)
