@@ -1,13 +1,27 @@
-"""The restart policy shared by `serve` (children and embedded services) and the RQ worker
-(waiting out a Redis outage): capped exponential back-off that starts over once the thing
-has stayed up a while. Pure: the caller passes the clock, so tests need no sleeping.
+"""Capped exponential back-off, in one place: `full_jitter` for retries that many clients
+make at the same time (outbox delivery), and `Backoff`, the restart policy shared by `serve`
+(children and embedded services) and the RQ worker (waiting out a Redis outage), which
+starts over once the thing has stayed up a while. `Backoff` is pure: the caller passes the
+clock, so tests need no sleeping.
 
 This module must import without Django configured.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+
+
+def capped_exponential(attempt: int, *, base: float, cap: float) -> float:
+    """`base` for attempt 0, then twice as long each attempt, never more than `cap`."""
+    return min(cap, base * 2**attempt)
+
+
+def full_jitter(attempt: int, *, base: float, cap: float) -> float:
+    """A wait drawn uniformly from [0, capped_exponential]: retries of many clients that
+    failed together spread out instead of arriving together again."""
+    return random.uniform(0, capped_exponential(attempt, base=base, cap=cap))
 
 
 @dataclass
@@ -31,4 +45,4 @@ class Backoff:
             self.failures = 0
         self._started_at = None
         self.failures += 1
-        return min(self.cap, self.first * 2 ** (self.failures - 1))
+        return capped_exponential(self.failures - 1, base=self.first, cap=self.cap)

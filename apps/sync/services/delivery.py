@@ -3,7 +3,6 @@ send the latest state through the connector (one PUT, or one POST the first time
 settle them: delivered, retried with backoff, or dead (a dead letter waits for staff)."""
 
 import os
-import random
 import socket
 import time
 import uuid
@@ -15,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from apps.core.backoff import full_jitter
 from apps.sync import selectors
 from apps.sync.connector import (
     NotFoundError,
@@ -114,9 +114,12 @@ class DrainResult:
 
 
 def backoff_seconds(attempts: int) -> float:
-    """Capped exponential backoff with full jitter."""
-    cap = settings.SYNC_BACKOFF_MAX_SECONDS
-    return random.uniform(0, min(cap, settings.SYNC_BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)))
+    """The wait after the `attempts`-th failed try: capped exponential, full jitter."""
+    return full_jitter(
+        attempts - 1,
+        base=settings.SYNC_BACKOFF_BASE_SECONDS,
+        cap=settings.SYNC_BACKOFF_MAX_SECONDS,
+    )
 
 
 def _settle(rows: list[OutboxEvent], token: str, **values) -> int:

@@ -9,9 +9,9 @@ from functools import partial
 
 import django_rq
 from django.conf import settings
-from django.db import transaction
 from rq.exceptions import DuplicateJobError
 
+from apps.core.db import require_transaction
 from apps.core.outage import after_commit
 from apps.sync.connector import connector_config, connector_names
 from apps.sync.models import OutboxEvent
@@ -43,8 +43,7 @@ def outbox_event_record(
     """Write an outbox row in the caller's transaction: it commits or rolls back with the
     domain change, so an event is never lost and never published for a change that failed.
     After the commit, delivery jobs are kicked (a lost kick is caught by the sweep)."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError(ERR_OUTSIDE_TRANSACTION)
+    require_transaction(ERR_OUTSIDE_TRANSACTION)
     event = OutboxEvent.objects.create(
         connector=connector,
         event_type=event_type,
