@@ -48,14 +48,14 @@ class OutboxEventAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         "next_attempt_at", "created_at",
     )  # fmt: skip
     list_filter = ("status", "connector", "priority", AgeFilter, "event_type")
-    search_fields = ("aggregate_key", "=idempotency_key")
+    search_fields = ("aggregate_key",)
     date_hierarchy = "created_at"
     list_select_related = False
     show_full_result_count = False  # no COUNT(*) over a large outbox
     actions = ("replay", "mark_dead")
     readonly_fields = (
         "connector", "event_type", "aggregate_type", "aggregate_key", "payload_pretty",
-        "payload_hash", "idempotency_key", "priority", "status", "attempts", "next_attempt_at",
+        "payload_hash", "priority", "status", "attempts", "next_attempt_at",
         "lease_expires_at", "leased_by", "last_error", "last_request_pretty",
         "last_response_pretty", "created_at", "delivered_at", "superseded_by",
     )  # fmt: skip

@@ -1,8 +1,6 @@
 """The transactional outbox: every outbound event is a row written in the same transaction
 as the domain change, then delivered by workers (see the sync issue / DESIGN.md)."""
 
-import uuid
-
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -27,7 +25,6 @@ class OutboxEvent(models.Model):
     aggregate_key = models.CharField(max_length=100)  # our key for the remote record
     payload = models.JSONField()
     payload_hash = models.CharField(max_length=64)
-    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     priority = models.PositiveSmallIntegerField(choices=Priority, default=Priority.LIVE)
 
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
