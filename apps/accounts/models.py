@@ -48,11 +48,3 @@ class User(AbstractUser):
 
     class Meta:
         indexes = [models.Index(fields=["role", "district", "batch"])]
-
-    @property
-    def is_teacher(self) -> bool:
-        return self.role == self.Role.TEACHER
-
-    @property
-    def is_officer(self) -> bool:
-        return self.role == self.Role.OFFICER
