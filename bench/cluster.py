@@ -59,7 +59,7 @@ class ClusterStack(Stack):
             database_url=self.postgres.primary_url,
             web_workers=self.node_workers,
             rq_workers=0,
-            setup=[["migrate", "--noinput"], ["collectstatic", "--noinput", "-v", "0"]],
+            setup=[["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]],
             env=env,
         )
         self.topology.start()

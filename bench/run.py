@@ -1,5 +1,6 @@
 """`make bench` / `make bench-quick`: start the production-like stack, run the scenarios,
-check the data, write bench/results/<timestamp>.json, latest.json and latest.md.
+check the data, write bench/results/<timestamp>.json, latest.json and latest.md
+(cluster-<timestamp>.json, cluster-latest.* with --topology cluster).
 
     .venv/bin/python -m bench.run [--quick] [--only answer_save,ceilings] [--repeat N]
                                   [--data-dir DIR] [--topology single|cluster]
@@ -112,9 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         meta = _meta(sizes, stack, time.monotonic() - started)
         meta["topology"] = args.topology
         meta["repeat"] = max(1, args.repeat)
-    markdown = write_results(args.results_dir, stamp, meta, results)
+    # A cluster run never replaces the single stack's latest figures (the ones committed).
+    prefix = "cluster-" if args.topology == "cluster" else ""
+    markdown = write_results(args.results_dir, stamp, meta, results, prefix=prefix)
     print("\n" + markdown)
-    print(f"Results: {args.results_dir / 'latest.md'} and {stamp}.json; logs in {workdir}")
+    print(
+        f"Results: {args.results_dir / f'{prefix}latest.md'} and {prefix}{stamp}.json; "
+        f"logs in {workdir}"
+    )
     for failure in gate_failures(results):
         print(f"[bench] FAILED: {failure}", flush=True)
     return exit_code(results)
