@@ -20,6 +20,7 @@ from apps.assessments.models import (
     Attempt,
     Question,
 )
+from apps.core.generations import generation
 from apps.core.input import BIGINT_MAX, parse_int
 from apps.core.replica import reads_may_lag
 
@@ -212,14 +213,10 @@ def seconds_left(*, deadline: datetime, now: datetime) -> int:
 
 
 # --- Teacher dashboard ------------------------------------------------------------------
-def _dashboard_generation() -> int:
-    return cache.get(DASHBOARD_GENERATION_KEY) or 0
-
-
 def assignments_for_cohort(*, district_id: int | None, batch_id: int | None, now: datetime):
     """Assignments that have not closed yet for a district and batch, cached per cohort and
     invalidated by bumping the dashboard generation (any change to an assessment)."""
-    key = f"assessments:dashboard:g{_dashboard_generation()}:{district_id}:{batch_id}"
+    key = f"assessments:dashboard:g{generation(DASHBOARD_GENERATION_KEY)}:{district_id}:{batch_id}"
     rows = cache.get(key)
     if rows is None:
         rows = list(
@@ -262,8 +259,7 @@ def teacher_dashboard(*, user, now: datetime) -> Dashboard:
     by_assessment: dict[int, list[Attempt]] = defaultdict(list)
     for attempt in attempts:
         by_assessment[attempt.assessment_id].append(attempt)
-    # Past its deadline counts as finished even before the auto-submit job has run.
-    finished = [a for a in attempts if a.is_submitted or a.deadline <= now]
+    finished = [a for a in attempts if not a.is_running(now)]
     dashboard = Dashboard(open=[], upcoming=[], finished=finished)
     seen: set[int] = set()
     for row in assignments_for_cohort(
@@ -287,7 +283,7 @@ def teacher_dashboard(*, user, now: datetime) -> Dashboard:
             continue  # two open windows for one cohort: one entry
         seen.add(entry.assessment_id)
         mine = by_assessment[entry.assessment_id]
-        entry.running = next((a for a in mine if not a.is_submitted and a.deadline > now), None)
+        entry.running = next((a for a in mine if a.is_running(now)), None)
         if entry.running is None and len(mine) < row["assessment__max_attempts"]:
             entry.next_number = len(mine) + 1
         if entry.running or entry.next_number:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.http import QueryDict
@@ -27,6 +26,7 @@ from apps.assessments.models import (
     Question,
     ScoreBand,
 )
+from apps.core.generations import generation_bump
 from apps.core.input import BIGINT_MAX, SMALLINT_MAX, parse_int
 from apps.core.outage import after_commit
 from apps.core.queues import get_queue
@@ -88,12 +88,9 @@ class AnswerInvalid(AssessmentError):
 
 
 # --- Versions and caches ----------------------------------------------------------------
-GENERATION_TTL = 24 * 60 * 60  # outlives every entry keyed by it
-
-
 def dashboard_invalidate() -> None:
-    """Every cohort's cached dashboard goes stale at once (a new generation key)."""
-    cache.set(selectors.DASHBOARD_GENERATION_KEY, timezone.now().timestamp(), GENERATION_TTL)
+    """Every cohort's cached dashboard goes stale at once (a new generation)."""
+    generation_bump(selectors.DASHBOARD_GENERATION_KEY)
 
 
 def assessment_bump_version(*, assessment_id: int) -> None:
@@ -224,7 +221,7 @@ def attempt_start(
         raise AssessmentNotAvailable(ERR_NOT_AVAILABLE)
     assessment = assignment.assessment
     for attempt in mine:
-        if attempt.status == Attempt.Status.IN_PROGRESS and attempt.deadline > now:
+        if attempt.is_running(now):
             return attempt
     taken = len(mine)
     if taken >= assessment.max_attempts:
@@ -566,9 +563,7 @@ class Submitted:
 
 
 def _results_invalidate(assessment_id: int) -> None:
-    key = selectors.results_generation_key(assessment_id)
-    if not cache.add(key, 1, GENERATION_TTL):
-        cache.incr(key)
+    generation_bump(selectors.results_generation_key(assessment_id))
 
 
 def attempt_submit(

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -13,13 +13,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
 from apps.assessments import selectors, services
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Assessment
 from apps.core.errors import into_messages
+from apps.core.htmx import HtmxHttpRequest, page_or_partial
 from apps.core.input import INTEGER_MAX, parse_int
+from apps.core.ratelimit import rate_setting
 
 LIKERT_SCALE = list(
     zip(
@@ -28,16 +29,6 @@ LIKERT_SCALE = list(
         strict=True,
     )
 )
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def _page_or_partial(request: HtmxHttpRequest, template: str, partial: str, context: dict):
-    """The whole page, or for htmx only its named partial (same URL, same context)."""
-    name = f"{template}#{partial}" if request.htmx else template
-    return render(request, name, context)
 
 
 def _refusal(request: HtmxHttpRequest, error: services.AssessmentError) -> HttpResponse:
@@ -55,16 +46,12 @@ def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-def _answer_rate(group, request) -> str:
-    return settings.ASSESSMENTS_SAVE_RATE_LIMIT
-
-
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     board = selectors.teacher_dashboard(user=request.user, now=timezone.now())
-    return _page_or_partial(
+    return page_or_partial(
         request, "assessments/dashboard.html", "dashboard-lists", {"board": board}
     )
 
@@ -109,7 +96,7 @@ def take(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     working while the connection is down. `?q=N` opens question N, else the last answered."""
     attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
     now = timezone.now()
-    if attempt.is_submitted or attempt.deadline <= now:
+    if not attempt.is_running(now):
         return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
     selectors.attempt_meta_remember(attempt=attempt)  # warm the answer saves' cache
     try:
@@ -117,12 +104,12 @@ def take(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     except ValueError:
         position = None  # no or a bad question number: the last answered one
     context = _take_context(attempt, now, position)
-    return _page_or_partial(request, "assessments/take.html", "questions", context)
+    return page_or_partial(request, "assessments/take.html", "questions", context)
 
 
 @require_POST
 @login_required
-@ratelimit(key="user", rate=_answer_rate, method="POST", block=True)
+@ratelimit(key="user", rate=rate_setting("ASSESSMENTS_SAVE_RATE_LIMIT"), method="POST", block=True)
 def answer(request: HtmxHttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
     """Save one answer (budget: 3 SQL queries; 1 when the caches are warm). htmx: a tiny
     fragment with the saved state, progress and time left; a plain form post goes on to the
@@ -159,11 +146,11 @@ def answer(request: HtmxHttpRequest, attempt_id: int, question_id: int) -> HttpR
 def review(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
     now = timezone.now()
-    if attempt.is_submitted or attempt.deadline <= now:
+    if not attempt.is_running(now):
         return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
     context = _take_context(attempt, now)
     context["unanswered"] = context["total"] - context["answered_count"]
-    return _page_or_partial(request, "assessments/review.html", "review-list", context)
+    return page_or_partial(request, "assessments/review.html", "review-list", context)
 
 
 @require_POST
@@ -186,7 +173,7 @@ def submit(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def result(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
-    if not attempt.is_submitted and attempt.deadline > timezone.now():
+    if attempt.is_running(timezone.now()):
         return _redirect(request, reverse("assessments:take", args=[attempt.pk]))
     context = {"attempt": attempt, "assessment": attempt.assessment}
     if attempt.is_submitted:
@@ -195,7 +182,7 @@ def result(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
         ]
         if attempt.assessment.allow_review:
             context.update(_take_context(attempt, timezone.now()))
-    return _page_or_partial(request, "assessments/result.html", "result-body", context)
+    return page_or_partial(request, "assessments/result.html", "result-body", context)
 
 
 @require_GET
@@ -228,7 +215,7 @@ def results_index(request: HtmxHttpRequest) -> HttpResponse:
 def results_detail(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=assessment_id)
     summary = selectors.results_summary(assessment=assessment)
-    return _page_or_partial(
+    return page_or_partial(
         request,
         "assessments/results_detail.html",
         "results-charts",

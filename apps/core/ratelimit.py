@@ -3,6 +3,7 @@ retry. Counters are django-ratelimit's (same cache, keys and windows)."""
 
 from functools import wraps
 
+from django.conf import settings
 from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 
@@ -41,3 +42,14 @@ def rate_limit(*, group: str, keys: tuple[str, ...], rate, method: str = "POST")
         return wrapped
 
     return decorator
+
+
+def rate_setting(name: str):
+    """A django-ratelimit rate read from the setting `name` at each request (so a changed
+    setting applies at once): "300/m"."""
+
+    def rate(group, request) -> str:
+        return getattr(settings, name)
+
+    rate.__name__ = f"rate_from_{name.lower()}"
+    return rate
