@@ -219,6 +219,11 @@ class Attempt(models.Model):
     def is_submitted(self) -> bool:
         return self.status == self.Status.SUBMITTED
 
+    def is_running(self, now) -> bool:
+        """Open for answers at `now`: not submitted, deadline not reached. Past its deadline
+        an attempt counts as finished even before its auto-submit has run."""
+        return not self.is_submitted and self.deadline > now
+
 
 class Answer(models.Model):
     attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="answers")
