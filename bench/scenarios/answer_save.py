@@ -35,10 +35,6 @@ class AnswerSave(Scenario):
     name = "answer_save"
     title = "Answer save"
     repeatable = True
-    needs = (
-        ("answer save view", "apps.assessments.views:answer"),
-        ("answer save service", "apps.assessments.services:answer_save"),
-    )
 
     def run(self, bench: Bench) -> ScenarioResult:
         sizes = bench.sizes
