@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.errors.ApplicationErrorMiddleware",  # a service's refusal a view let through
     "apps.core.errors.MethodNotAllowedPageMiddleware",  # a 405 gets a page, not an empty body
     "apps.core.middleware.ContentSecurityPolicyMiddleware",  # django-csp, built once
     "django_ratelimit.middleware.RatelimitMiddleware",

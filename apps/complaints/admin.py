@@ -25,6 +25,8 @@ from apps.complaints.models import (
 )
 from apps.core.admin import GuardedChangeListMixin, OfferedChoicesListFilter
 from apps.core.csv_safe import csv_writer
+from apps.core.errors import application_error_into_form, application_error_message
+from apps.core.exceptions import ApplicationError, Invalid
 
 EDITABLE = ("status", "outcome", "priority", "assigned_to", "category", "sector", "act")
 ERR_ACTION_STATUS = _("Choose a status in the action bar first.")
@@ -100,8 +102,8 @@ class ComplaintAdminForm(forms.ModelForm):
             services.complaint_status_check(
                 status=data.get("status", ""), outcome=data.get("outcome", "")
             )
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
+        except Invalid as error:
+            application_error_into_form(self, error)
         return data
 
 
@@ -321,8 +323,8 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
                 outcome=outcome if outcome in Complaint.Outcome.values else "",
                 by=request.user,
             )
-        except ValueError as error:
-            self.message_user(request, str(error), messages.ERROR)
+        except ApplicationError as error:
+            application_error_message(request, error)
             return
         self.message_user(request, _("%(n)s complaint(s) updated.") % {"n": changed})
 

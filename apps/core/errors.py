@@ -4,12 +4,20 @@ page (templates/<status>.html), or for htmx only the message, shown in the messa
 Django's handlers for 400, 403 and 404 are replaced (config/urls.py) so that htmx gets a
 fragment and not a whole page inside the element it swaps. Django has no handler for 405,
 whose HttpResponseNotAllowed (require_http_methods, class-based views) has an empty body:
-MethodNotAllowedPageMiddleware gives it one. 500.html stands alone (Django's handler)."""
+MethodNotAllowedPageMiddleware gives it one. 500.html stands alone (Django's handler).
 
+An ApplicationError (apps/core/exceptions.py) meets the user here and nowhere else: as a
+response (ApplicationErrorMiddleware, for any view that does not handle it), as an admin
+message, or as a form's errors."""
+
+from django import forms
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django_htmx.http import reswap, retarget
+
+from apps.core.exceptions import ApplicationError, Invalid, NotFound, Refused
 
 ERR_BAD_REQUEST = _("The server could not understand what your browser sent.")
 ERR_BAD_REQUEST_TODO = _(
@@ -26,6 +34,15 @@ ERR_METHOD_NOT_ALLOWED_TODO = _(
     "Use the links and buttons on the pages instead of typing the address, or go back and "
     "try again."
 )
+ERR_INVALID_TODO = _("Correct what is marked and send it again.")
+ERR_REFUSED_TODO = _("Reload the page to see where things stand now before you try again.")
+# (error class, HTTP status, page template, what to do): the first class that matches wins.
+APPLICATION_ERRORS = (
+    (NotFound, 404, "404.html", ERR_NOT_FOUND_TODO),
+    (Refused, 409, "400.html", ERR_REFUSED_TODO),  # no page of its own: the 400 page's words
+    (Invalid, 400, "400.html", ERR_INVALID_TODO),
+    (ApplicationError, 400, "400.html", ERR_BAD_REQUEST_TODO),
+)
 
 
 def into_messages(fragment: HttpResponse) -> HttpResponse:
@@ -34,13 +51,35 @@ def into_messages(fragment: HttpResponse) -> HttpResponse:
     return reswap(retarget(fragment, "#messages"), "innerHTML")
 
 
-def error_response(request: HttpRequest, status: int, what: str, todo: str) -> HttpResponse:
+def error_response(
+    request: HttpRequest, status: int, what: str, todo: str, template: str = ""
+) -> HttpResponse:
     context = {"what": what, "todo": todo}
     if getattr(request, "htmx", False):
         return into_messages(
             render(request, "core/error.html#error-message", context, status=status)
         )
-    return render(request, f"{status}.html", context, status=status)
+    return render(request, template or f"{status}.html", context, status=status)
+
+
+def application_error_response(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    """The error's message as a page, or for htmx in the message area, with its status."""
+    _kind, status, template, todo = next(
+        row for row in APPLICATION_ERRORS if isinstance(error, row[0])
+    )
+    return error_response(request, status, error.message, todo, template)
+
+
+def application_error_message(request: HttpRequest, error: ApplicationError) -> None:
+    """An admin action's refusal: the error's message on the next page."""
+    messages.error(request, error.message, fail_silently=True)
+
+
+def application_error_into_form(form: forms.BaseForm, error: Invalid) -> None:
+    """A service's Invalid shown by the form that sent the data: each message under its
+    field, or above the form when the form has no such field."""
+    for name, field_messages in error.errors.items():
+        form.add_error(name if name in form.fields else None, field_messages)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -56,6 +95,22 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404. Someone else's attempt is a 404 too: never say which it was."""
     return error_response(request, 404, ERR_NOT_FOUND, ERR_NOT_FOUND_TODO)
+
+
+class ApplicationErrorMiddleware:
+    """An ApplicationError a view let through becomes its response (not a 500). Place it
+    after the locale, auth and htmx middleware, like the one below."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, ApplicationError):
+            return application_error_response(request, exception)
+        return None
 
 
 class MethodNotAllowedPageMiddleware:

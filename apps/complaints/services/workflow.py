@@ -14,6 +14,7 @@ from apps.complaints.models import (
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 from apps.complaints.services.deadlines import due_at_for
+from apps.core.exceptions import Invalid
 from apps.sync.services import outbox_event_record
 
 ERR_OUTCOME_REQUIRED = "Choose an outcome to close a complaint."
@@ -43,11 +44,11 @@ def _assign(complaint: Complaint, officer, by) -> list[str]:
 
 
 def complaint_status_check(*, status: str, outcome: str) -> None:
-    """A closed complaint has an outcome, an open one has none (ValueError otherwise)."""
+    """A closed complaint has an outcome, an open one has none (Invalid otherwise)."""
     if status == Complaint.Status.CLOSED and not outcome:
-        raise ValueError(ERR_OUTCOME_REQUIRED)
+        raise Invalid(ERR_OUTCOME_REQUIRED, code="outcome_required")
     if outcome and status != Complaint.Status.CLOSED:
-        raise ValueError(ERR_OUTCOME_ONLY_WHEN_CLOSED)
+        raise Invalid(ERR_OUTCOME_ONLY_WHEN_CLOSED, code="outcome_only_when_closed")
 
 
 def _set_status(complaint: Complaint, status: str, outcome: str, by) -> list[str]:
