@@ -7,23 +7,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.complaints.models import Category, Complaint, Sector
-from apps.complaints.services import attachment_sniff
+from apps.complaints.services import FILING_FIELDS, MB
 from apps.core.input import AsciiDateField, model_max_length
 
-ERR_CONTACT_OR_ANONYMOUS = _("Give a way to contact you, or tick “File anonymously”.")
 ERR_FUTURE_DATE = _("The incident date cannot be in the future.")
-ERR_TOO_MANY_FILES = _("At most %(limit)s files can be attached.")
-ERR_FILE_EMPTY = _("“%(name)s” is empty (0 bytes).")
-ERR_FILE_TOO_BIG = _("“%(name)s” is larger than the limit of %(limit)s per file.")
-ERR_TOTAL_TOO_BIG = _("The attachments together are larger than the limit of %(limit)s.")
-ERR_FILE_TYPE = _(
-    "“%(name)s” is not an accepted file type (its content is %(found)s). "
-    "Accepted: PDF, images, audio, video and office documents."
-)
 ERR_SPAM = _("Your complaint could not be accepted.")
 ERR_UNKNOWN_FIELD = _("Unknown field.")
 ERR_STATUS_NOT_FOUND = _("No complaint matches this reference and receipt.")
-MB = 1024 * 1024
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -31,7 +21,8 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
-    """Several files under one name; size, emptiness and type are checked by the form."""
+    """Several files under one name; their number, sizes and types are checked by the filing
+    service (services.attachments), whoever files."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", MultipleFileInput())
@@ -42,27 +33,15 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(item, initial) for item in files]
 
 
-# What the filing service takes from the form, besides the attachments.
-FILING_FIELDS = (
-    "description",
-    "incident_date",
-    "incident_place",
-    "anonymous",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-)
-VALIDATED_FIELDS = (
-    "description",
-    "incident_date",
-    "incident_place",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-)
+# Checked as the complainant types: every filing field but the checkbox.
+VALIDATED_FIELDS = tuple(name for name in FILING_FIELDS if name != "anonymous")
 
 
 class ComplaintForm(forms.Form):
+    """The public form: the fields of services.Filing, their formats and the honeypot. What
+    the filing must hold (contact or anonymous, attachment limits) is the service's to check;
+    its Invalid comes back as this form's errors."""
+
     description = forms.CharField(
         label=_("What happened?"),
         min_length=30,
@@ -128,39 +107,6 @@ class ComplaintForm(forms.Form):
         if value and value > timezone.localdate():
             raise forms.ValidationError(ERR_FUTURE_DATE)
         return value
-
-    def clean_attachments(self):
-        files = self.cleaned_data["attachments"]
-        if len(files) > settings.COMPLAINTS_MAX_FILES:
-            raise forms.ValidationError(
-                ERR_TOO_MANY_FILES, params={"limit": settings.COMPLAINTS_MAX_FILES}
-            )
-        per_file = settings.COMPLAINTS_MAX_FILE_MB * MB
-        errors = []
-        for upload in files:
-            params = {"name": upload.name, "limit": filesizeformat(per_file)}
-            if not upload.size:
-                errors.append(forms.ValidationError(ERR_FILE_EMPTY, params=params))
-            elif upload.size > per_file:
-                errors.append(forms.ValidationError(ERR_FILE_TOO_BIG, params=params))
-            else:
-                found = attachment_sniff(upload=upload)
-                if found not in settings.COMPLAINTS_ALLOWED_TYPES:
-                    params["found"] = found or _("unrecognised")
-                    errors.append(forms.ValidationError(ERR_FILE_TYPE, params=params))
-        if errors:
-            raise forms.ValidationError(errors)
-        total = settings.COMPLAINTS_MAX_TOTAL_MB * MB
-        if sum(upload.size for upload in files) > total:
-            raise forms.ValidationError(ERR_TOTAL_TOO_BIG, params={"limit": filesizeformat(total)})
-        return files
-
-    def clean(self):
-        data = super().clean()
-        contact = any(data.get(f) for f in ("contact_name", "contact_email", "contact_phone"))
-        if not data.get("anonymous") and not contact:
-            raise forms.ValidationError(ERR_CONTACT_OR_ANONYMOUS)
-        return data
 
     def field_errors(self, name: str) -> list[str]:
         """Inline validation: this field's errors only, whatever else is still missing."""

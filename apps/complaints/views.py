@@ -16,7 +16,6 @@ from apps.complaints.forms import (
     ERR_SPAM,
     ERR_STATUS_NOT_FOUND,
     ERR_UNKNOWN_FIELD,
-    FILING_FIELDS,
     ComplaintForm,
     DashboardFilterForm,
     StatusForm,
@@ -27,7 +26,9 @@ from apps.complaints.selectors import (
     complaint_status_fingerprint,
     dashboard_stats,
 )
-from apps.complaints.services import attachment_download_record, complaint_file
+from apps.complaints.services import FILING_FIELDS, attachment_download_record, complaint_file
+from apps.core.errors import application_error_into_form
+from apps.core.exceptions import Invalid
 from apps.core.ratelimit import RateLimited, rate_limit
 
 
@@ -55,6 +56,13 @@ def _page_or_partial(request: HtmxHttpRequest, template: str, partial: str, cont
     return render(request, name, context, status=status)
 
 
+def _filing_refused(request: HtmxHttpRequest, form: ComplaintForm) -> HttpResponse:
+    if request.htmx:  # the errors only: the form keeps what was typed and chosen
+        errors = render(request, "complaints/file.html#form-errors", {"form": form}, status=400)
+        return reswap(errors, "none")
+    return render(request, "complaints/file.html", {"form": form}, status=400)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 @rate_limit(group="complaints:file", keys=(client_key,), rate=_file_rate)
@@ -67,14 +75,15 @@ def file_complaint(request: HtmxHttpRequest) -> HttpResponse:
         context = {"form": ComplaintForm(), "form_error": ERR_SPAM}
         return _page_or_partial(request, "complaints/file.html", "complaint-form", context, 400)
     if not form.is_valid():
-        if request.htmx:  # the errors only: the form keeps what was typed and chosen
-            errors = render(request, "complaints/file.html#form-errors", {"form": form}, status=400)
-            return reswap(errors, "none")
-        return render(request, "complaints/file.html", {"form": form}, status=400)
-    filed = complaint_file(
-        **{name: form.cleaned_data[name] for name in FILING_FIELDS},
-        uploads=form.cleaned_data["attachments"],
-    )
+        return _filing_refused(request, form)
+    try:
+        filed = complaint_file(
+            **{name: form.cleaned_data[name] for name in FILING_FIELDS},
+            uploads=form.cleaned_data["attachments"],
+        )
+    except Invalid as error:
+        application_error_into_form(form, error)
+        return _filing_refused(request, form)
     context = {"complaint": filed.complaint, "receipt": filed.receipt}
     return _page_or_partial(request, "complaints/filed.html", "filed", context, 201)
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.complaints import forms
 from apps.complaints.models import Attachment, Complaint, ComplaintEvent, TriageJob
 from apps.complaints.services import complaint_file
+from apps.core.exceptions import Invalid
 from tests.complaints.conftest import (
     ELF,
     GOOD_DESCRIPTION,
@@ -210,7 +211,9 @@ class BrokenUpload:
 @pytest.mark.django_db
 def test_an_upload_failing_half_way_leaves_no_orphan_file(private_media, queue):
     with pytest.raises(OSError):
-        complaint_file(description=GOOD_DESCRIPTION, uploads=[upload(), BrokenUpload()])
+        complaint_file(
+            description=GOOD_DESCRIPTION, anonymous=True, uploads=[upload(), BrokenUpload()]
+        )
     assert stored_files(private_media) == []
     assert not Complaint.objects.exists()
     assert queue.count == 0
@@ -220,9 +223,9 @@ def test_an_upload_failing_half_way_leaves_no_orphan_file(private_media, queue):
 def test_a_failed_filing_gives_its_number_back_and_deletes_its_files(private_media, queue):
     # PostgreSQL refuses NUL in text: the insert fails after the number was taken.
     with pytest.raises(DataError):
-        complaint_file(description="bad\x00text", uploads=[upload()])
+        complaint_file(description="bad\x00text", anonymous=True, uploads=[upload()])
     assert stored_files(private_media) == []
-    filed = complaint_file(description=GOOD_DESCRIPTION)
+    filed = complaint_file(description=GOOD_DESCRIPTION, anonymous=True)
     assert filed.complaint.reference == f"CP-{year()}-000001"
 
 
@@ -251,3 +254,24 @@ def test_concurrent_filings_get_consecutive_references_without_gaps(queue):
     references = sorted(Complaint.objects.values_list("reference", flat=True))
     expected = [f"CP-{year()}-{n:06d}" for n in range(1, threads * per_thread + 1)]
     assert references == expected
+
+
+@pytest.mark.django_db
+def test_the_service_refuses_whoever_calls_it_every_rule_at_once(private_media, queue):
+    fake_pdf = upload("statement.pdf", ELF, "application/pdf")
+    with pytest.raises(Invalid) as refused:
+        complaint_file(description=GOOD_DESCRIPTION, uploads=[upload(), fake_pdf])
+    assert refused.value.errors.keys() == {None, "attachments"}
+    assert "Give a way to contact you" in str(refused.value.errors[None][0])
+    [message] = refused.value.errors["attachments"]
+    assert "“statement.pdf” is not an accepted file type" in message
+    assert "application/x-executable" in message
+    assert stored_files(private_media) == []
+    assert not Complaint.objects.exists() and queue.count == 0
+
+
+@pytest.mark.django_db
+def test_the_service_takes_only_the_filing_fields(queue):
+    with pytest.raises(TypeError, match="status"):
+        complaint_file(description=GOOD_DESCRIPTION, anonymous=True, status="closed")
+    assert not Complaint.objects.exists()

@@ -4,10 +4,9 @@ dashboard cache. Views, admin actions, management commands and jobs import the n
 from `apps.complaints.services`; the modules import each other directly."""
 
 from apps.complaints.services.attachments import (
-    SNIFF_BYTES,
+    MB,
     attachment_filename_clean,
     attachment_orphans_delete,
-    attachment_sniff,
 )
 from apps.complaints.services.audit import (
     attachment_download_record,
@@ -17,8 +16,11 @@ from apps.complaints.services.audit import (
 from apps.complaints.services.dashboard import dashboard_invalidate
 from apps.complaints.services.deadlines import complaint_escalate_overdue, due_at_for
 from apps.complaints.services.filing import (
+    ERR_CONTACT_OR_ANONYMOUS,
     ERR_REFERENCE_OUTSIDE_TRANSACTION,
+    FILING_FIELDS,
     Filed,
+    Filing,
     complaint_file,
     reference_block,
     reference_format,
@@ -42,17 +44,19 @@ from apps.complaints.services.workflow import (
 )
 
 __all__ = [
+    "ERR_CONTACT_OR_ANONYMOUS",
     "ERR_OUTCOME_ONLY_WHEN_CLOSED",
     "ERR_OUTCOME_REQUIRED",
     "ERR_REFERENCE_OUTSIDE_TRANSACTION",
-    "SNIFF_BYTES",
+    "FILING_FIELDS",
+    "MB",
     "STATUSES_BEFORE_ASSIGNMENT",
     "Filed",
+    "Filing",
     "TriageRetry",
     "attachment_download_record",
     "attachment_filename_clean",
     "attachment_orphans_delete",
-    "attachment_sniff",
     "complaint_assign",
     "complaint_escalate_overdue",
     "complaint_export_record",

@@ -1,4 +1,5 @@
-"""Attachments: the type sniffed from the content, safe display names, storage, orphans."""
+"""Attachments: the limits and accepted types (checked here, whoever files), the type
+sniffed from the content, safe display names, storage, orphans."""
 
 import hashlib
 import unicodedata
@@ -8,23 +9,79 @@ from datetime import timedelta
 from pathlib import PurePath
 
 import filetype
+from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
+from django.core.files import File
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext_lazy as _
 
 from apps.complaints.models import Attachment
+from apps.core.exceptions import Invalid
 
 SNIFF_BYTES = 8192
+MB = 1024 * 1024
+ERR_TOO_MANY_FILES = _("At most %(limit)s files can be attached.")
+ERR_FILE_EMPTY = _("“%(name)s” is empty (0 bytes).")
+ERR_FILE_TOO_BIG = _("“%(name)s” is larger than the limit of %(limit)s per file.")
+ERR_TOTAL_TOO_BIG = _("The attachments together are larger than the limit of %(limit)s.")
+ERR_FILE_TYPE = _(
+    "“%(name)s” is not an accepted file type (its content is %(found)s). "
+    "Accepted: PDF, images, audio, video and office documents."
+)
 
 
-def attachment_sniff(*, upload) -> str | None:
-    """The MIME type from the file's first bytes (not its name or the browser's header)."""
-    upload.seek(0)
-    head = upload.read(SNIFF_BYTES)
-    upload.seek(0)
+@dataclass(frozen=True)
+class CheckedUpload:
+    """An upload read once: its type sniffed from its first bytes, and its digest."""
+
+    upload: File
+    content_type: str | None
+    sha256: str
+
+
+def _attachment_read(upload) -> CheckedUpload:
+    """One pass over the content: the digest of every chunk, the type from the first bytes
+    (not the file's name or the browser's header)."""
+    digest, head = hashlib.sha256(), b""
+    for chunk in upload.chunks():
+        if len(head) < SNIFF_BYTES:
+            head += chunk[: SNIFF_BYTES - len(head)]
+        digest.update(chunk)
     kind = filetype.guess(head) if head else None
-    return kind.mime if kind else None
+    return CheckedUpload(upload, kind.mime if kind else None, digest.hexdigest())
+
+
+def attachments_check(uploads) -> list[CheckedUpload]:
+    """The uploads if they keep the limits (count, size of each and in all, accepted types);
+    Invalid with a message per file under "attachments" otherwise. Nothing is stored."""
+    uploads = list(uploads)
+    if len(uploads) > settings.COMPLAINTS_MAX_FILES:
+        message = ERR_TOO_MANY_FILES % {"limit": settings.COMPLAINTS_MAX_FILES}
+        raise Invalid(errors={"attachments": [message]})
+    per_file = settings.COMPLAINTS_MAX_FILE_MB * MB
+    checked, errors = [], []
+    for upload in uploads:
+        params = {"name": upload.name, "limit": filesizeformat(per_file)}
+        if not upload.size:
+            errors.append(ERR_FILE_EMPTY % params)
+        elif upload.size > per_file:
+            errors.append(ERR_FILE_TOO_BIG % params)
+        else:
+            read = _attachment_read(upload)
+            if read.content_type not in settings.COMPLAINTS_ALLOWED_TYPES:
+                found = read.content_type or _("unrecognised")
+                errors.append(ERR_FILE_TYPE % {**params, "found": found})
+            checked.append(read)
+    if errors:
+        raise Invalid(errors={"attachments": errors})
+    total = settings.COMPLAINTS_MAX_TOTAL_MB * MB
+    if sum(upload.size for upload in uploads) > total:
+        message = ERR_TOTAL_TOO_BIG % {"limit": filesizeformat(total)}
+        raise Invalid(errors={"attachments": [message]})
+    return checked
 
 
 def attachment_filename_clean(name: str) -> str:
@@ -49,19 +106,18 @@ class StoredFile:
     sha256: str
 
 
-def attachment_store(upload) -> StoredFile:
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
+def attachment_store(checked: CheckedUpload) -> StoredFile:
+    """Write the file under a random name; the caller deletes it if its complaint fails."""
+    upload = checked.upload
     upload.seek(0)
     today = timezone.now()
     name = default_storage.save(f"complaints/{today:%Y/%m}/{uuid.uuid4().hex}", upload)
     return StoredFile(
         name=name,
         original_name=attachment_filename_clean(upload.name or ""),
-        content_type=attachment_sniff(upload=upload) or "application/octet-stream",
+        content_type=checked.content_type or "application/octet-stream",
         size=upload.size,
-        sha256=digest.hexdigest(),
+        sha256=checked.sha256,
     )
 
 

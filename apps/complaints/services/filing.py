@@ -1,10 +1,14 @@
-"""Filing a complaint: its reference, its receipt, its attachments and its triage job."""
+"""Filing a complaint: what it must hold, its reference, its receipt, its attachments and its
+triage job."""
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Required, TypedDict, Unpack
 
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.complaints.models import (
     Attachment,
@@ -14,13 +18,37 @@ from apps.complaints.models import (
     TriageJob,
 )
 from apps.complaints.receipts import receipt_hash, receipt_new
-from apps.complaints.services.attachments import StoredFile, attachment_store
+from apps.complaints.services.attachments import (
+    CheckedUpload,
+    StoredFile,
+    attachment_store,
+    attachments_check,
+)
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 from apps.complaints.services.deadlines import due_at_for
 from apps.complaints.services.triage_jobs import triage_enqueue
+from apps.core.exceptions import Invalid
 
 ERR_REFERENCE_OUTSIDE_TRANSACTION = "reference_block must run inside the filing transaction."
+ERR_CONTACT_OR_ANONYMOUS = _("Give a way to contact you, or tick “File anonymously”.")
+
+
+class Filing(TypedDict, total=False):
+    """What a complainant tells: complaint_file's keywords, the public form's fields (and
+    the Complaint columns they fill), listed here only."""
+
+    description: Required[str]
+    incident_date: date | None
+    incident_place: str
+    anonymous: bool
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+
+
+FILING_FIELDS = tuple(Filing.__annotations__)
+CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone")
 
 
 @dataclass(frozen=True)
@@ -51,23 +79,20 @@ def reference_block(*, year: int, count: int = 1) -> int:
     return last - count + 1
 
 
-def complaint_file(
-    *,
-    description: str,
-    incident_date=None,
-    incident_place: str = "",
-    anonymous: bool = False,
-    contact_name: str = "",
-    contact_email: str = "",
-    contact_phone: str = "",
-    uploads=(),
-) -> Filed:
-    """Store the files, then in one transaction: the reference, the complaint, its
-    attachments, the TriageJob and the audit event; the triage job is enqueued on commit.
-    If anything fails, the files already written are deleted: no orphans."""
+def complaint_file(*, uploads=(), **filing: Unpack[Filing]) -> Filed:
+    """Check what is filed (Invalid, with a message per field, whoever calls), store the
+    files, then in one transaction: the reference, the complaint, its attachments, the
+    TriageJob and the audit event; the triage job is enqueued on commit. If anything fails,
+    the files already written are deleted: no orphans."""
+    unknown = filing.keys() - set(FILING_FIELDS)
+    if unknown:
+        raise TypeError(f"complaint_file() got unexpected keyword arguments {sorted(unknown)}")
+    checked = _filing_check(filing, uploads)
+    if filing.get("anonymous"):
+        filing.update(dict.fromkeys(CONTACT_FIELDS, ""))  # an anonymous complaint keeps none
     stored: list[StoredFile] = []
     try:
-        for upload in uploads:
+        for upload in checked:
             stored.append(attachment_store(upload))
         with transaction.atomic(durable=True):
             now = timezone.now()
@@ -78,13 +103,7 @@ def complaint_file(
                 receipt_hash=receipt_hash(receipt),
                 received_at=now,
                 due_at=due_at_for(now, None),
-                description=description,
-                incident_date=incident_date,
-                incident_place=incident_place,
-                anonymous=anonymous,
-                contact_name="" if anonymous else contact_name,
-                contact_email="" if anonymous else contact_email,
-                contact_phone="" if anonymous else contact_phone,
+                **filing,
             )
             Attachment.objects.bulk_create(
                 Attachment(
@@ -106,3 +125,17 @@ def complaint_file(
             default_storage.delete(f.name)
         raise
     return Filed(complaint=complaint, receipt=receipt)
+
+
+def _filing_check(filing: Filing, uploads) -> list[CheckedUpload]:
+    """Every rule at once, so the complainant can fix everything in one go."""
+    errors = {}
+    if not filing.get("anonymous") and not any(filing.get(name) for name in CONTACT_FIELDS):
+        errors[None] = [ERR_CONTACT_OR_ANONYMOUS]
+    try:
+        checked = attachments_check(uploads)
+    except Invalid as error:
+        errors.update(error.errors)
+    if errors:
+        raise Invalid(errors=errors)
+    return checked
