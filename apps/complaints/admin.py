@@ -1,7 +1,6 @@
 """Officers work complaints here. Every write goes through apps.complaints.services, so the
 admin, the commands and the jobs share one set of rules and one audit trail."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.http import StreamingHttpResponse
 from django.urls import reverse
@@ -10,7 +9,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from apps.complaints import selectors, services
-from apps.complaints.forms import StatusActionForm
+from apps.complaints.admin_filters import AssignedOfficerFilter, OverdueFilter, TriageStateFilter
+from apps.complaints.forms import EDITABLE, ComplaintAdminForm, StatusActionForm
 from apps.complaints.models import (
     TEXT_SEARCH_FIELDS,
     Act,
@@ -19,16 +19,14 @@ from apps.complaints.models import (
     ComplaintEvent,
     ComplaintMessage,
     Sector,
-    TriageJob,
     TriageOverride,
     TriageRule,
 )
-from apps.core.admin import GuardedChangeListMixin, OfferedChoicesListFilter
+from apps.core.admin import GuardedChangeListMixin
 from apps.core.csv_safe import csv_writer
-from apps.core.errors import application_error_into_form, application_error_message
-from apps.core.exceptions import ApplicationError, Invalid
+from apps.core.errors import application_error_message
+from apps.core.exceptions import ApplicationError
 
-EDITABLE = ("status", "outcome", "priority", "assigned_to", "category", "sector", "act")
 ERR_ACTION_STATUS = _("Choose a status in the action bar first.")
 
 
@@ -37,74 +35,6 @@ class _Echo:
 
     def write(self, value):
         return value
-
-
-class TriageStateFilter(OfferedChoicesListFilter):
-    title = _("triage state")
-    parameter_name = "triage"
-
-    def lookups(self, request, model_admin):
-        return TriageJob.State.choices
-
-    def queryset(self, request, queryset):
-        return queryset.filter(triage_job__state=self.value()) if self.value() else queryset
-
-
-class OverdueFilter(OfferedChoicesListFilter):
-    title = _("overdue")
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("Overdue")), ("no", _("On time"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(selectors.overdue_q())
-        if self.value() == "no":
-            return queryset.exclude(selectors.overdue_q())
-        return queryset
-
-
-class AssignedOfficerFilter(OfferedChoicesListFilter):
-    title = _("assigned officer")
-    parameter_name = "officer"
-
-    def lookups(self, request, model_admin):
-        return [("none", _("Unassigned")), *((str(u.pk), u.username) for u in selectors.officers())]
-
-    def queryset(self, request, queryset):
-        if self.value() == "none":
-            return queryset.filter(assigned_to__isnull=True)
-        return queryset.filter(assigned_to_id=self.value()) if self.value() else queryset
-
-
-class ComplaintAdminForm(forms.ModelForm):
-    note = forms.CharField(
-        label=_("Add an internal note"),
-        required=False,
-        widget=forms.Textarea({"rows": 3}),
-        help_text=_("Seen by officers only."),
-    )
-    reply = forms.CharField(
-        label=_("Send a public reply"),
-        required=False,
-        widget=forms.Textarea({"rows": 3}),
-        help_text=_("Shown to the complainant on the status page."),
-    )
-
-    class Meta:
-        model = Complaint
-        fields = EDITABLE
-
-    def clean(self):
-        data = super().clean()
-        try:
-            services.complaint_status_check(
-                status=data.get("status", ""), outcome=data.get("outcome", "")
-            )
-        except Invalid as error:
-            application_error_into_form(self, error)
-        return data
 
 
 @admin.register(Complaint)

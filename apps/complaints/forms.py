@@ -7,7 +7,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.complaints.models import Category, Complaint, Sector
-from apps.complaints.services import FILING_FIELDS, MB
+from apps.complaints.services import FILING_FIELDS, MB, complaint_status_check
+from apps.core.errors import application_error_into_form
+from apps.core.exceptions import Invalid
 from apps.core.input import AsciiDateField, model_max_length
 
 ERR_FUTURE_DATE = _("The incident date cannot be in the future.")
@@ -176,3 +178,37 @@ class StatusActionForm(ActionForm):
     outcome = forms.ChoiceField(
         label=_("outcome"), choices=[("", "---------"), *Complaint.Outcome.choices], required=False
     )
+
+
+# What an officer edits on a complaint's change page (besides a note and a reply).
+EDITABLE = ("status", "outcome", "priority", "assigned_to", "category", "sector", "act")
+
+
+class ComplaintAdminForm(forms.ModelForm):
+    """A complaint's change page: the editable columns, a note and a reply. The outcome rule
+    is the service's (complaint_status_check), shown here before anything is saved."""
+
+    note = forms.CharField(
+        label=_("Add an internal note"),
+        required=False,
+        widget=forms.Textarea({"rows": 3}),
+        help_text=_("Seen by officers only."),
+    )
+    reply = forms.CharField(
+        label=_("Send a public reply"),
+        required=False,
+        widget=forms.Textarea({"rows": 3}),
+        help_text=_("Shown to the complainant on the status page."),
+    )
+
+    class Meta:
+        model = Complaint
+        fields = EDITABLE
+
+    def clean(self):
+        data = super().clean()
+        try:
+            complaint_status_check(status=data.get("status", ""), outcome=data.get("outcome", ""))
+        except Invalid as error:
+            application_error_into_form(self, error)
+        return data
