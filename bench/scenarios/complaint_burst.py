@@ -102,7 +102,7 @@ class ComplaintBurst(Scenario):
         sizes = bench.sizes
         latency_s = sizes.llm_latency_ms / 1000
         llm, llm_url = bench.stack.start_helper(
-            "fake-llm", "apps.complaints.fake_llm", "--latency-ms", str(sizes.llm_latency_ms)
+            "fake-llm", "doubles.llm", "--latency-ms", str(sizes.llm_latency_ms)
         )
         env = {
             "TRIAGE_BACKEND": "openai",

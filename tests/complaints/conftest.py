@@ -3,8 +3,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from apps.complaints.fake_llm import FakeLLM
 from apps.complaints.reference import groups_sync, reference_data_load
+from doubles.llm import FakeLLM
 from tests.accounts.factories import OfficerFactory
 
 # Smallest real files of each kind: content decides the type, not the name.

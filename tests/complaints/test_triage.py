@@ -268,7 +268,7 @@ def test_the_fake_server_runs_as_a_module_for_the_benchmark():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "apps.complaints.fake_llm", "--port", str(port)]
+    command = [sys.executable, "-m", "doubles.llm", "--port", str(port)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert "fake OpenAI-compatible API" in proc.stdout.readline()

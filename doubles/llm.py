@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible chat-completions server, for tests and the benchmark.
 
-    python -m apps.complaints.fake_llm --port 8090 --latency-ms 200
+    python -m doubles.llm --port 8090 --latency-ms 200
 
 Modes: `good` (a valid triage answer), `garbage` (content that is not JSON), `slow` (waits
 `slow_seconds` before answering), `429` and `500` (errors), `unknown` (a category that is not
