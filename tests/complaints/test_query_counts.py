@@ -2,7 +2,9 @@
 
 import pytest
 
-from tests.complaints.conftest import filing_data, upload
+from apps.complaints.models import TriageJob
+from apps.complaints.services import complaint_file, triage_run
+from tests.complaints.conftest import GOOD_DESCRIPTION, filing_data, upload
 from tests.complaints.factories import RECEIPT, ComplaintFactory, TriageJobFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,3 +37,18 @@ def test_a_cached_dashboard_fragment(client, officer, django_assert_num_queries)
     with django_assert_num_queries(2):
         response = client.get(url, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
+
+
+def test_a_triage_run(reference_data, queue, django_assert_num_queries):
+    complaint = complaint_file(description=GOOD_DESCRIPTION, anonymous=True).complaint
+    job_id = complaint.triage_job.pk
+    # claim: the job with its complaint locked, the job and the complaint updated; then,
+    # outside any transaction, the active rules and the three reference tables; record: the
+    # complaint locked, its category, sector and act, both rows updated, the audit event.
+    # Each durable transaction is a savepoint pair in a test.
+    with django_assert_num_queries(18):
+        job = triage_run(triage_job_id=job_id)
+    assert job.state == TriageJob.State.DONE
+    # A duplicate delivery of a finished job: the locked read only.
+    with django_assert_num_queries(3):
+        assert triage_run(triage_job_id=job_id) is None
