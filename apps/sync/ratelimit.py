@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 
-import django_rq
+from apps.core.queues import queue_redis
 
 # KEYS: tat, cooldown, budget. ARGV: interval_ms, max_wait_ms, reserve.
 # Returns {1, wait_ms}: slot reserved, go after wait_ms; {0, wait_ms}: try again after
@@ -68,7 +68,7 @@ class RateLimiter:
     max_blocking_wait: float = 2.0  # longer cooldowns are handed back to the caller
 
     def __post_init__(self):
-        self.redis = django_rq.get_connection("default")
+        self.redis = queue_redis("default")
         self._acquire = self.redis.register_script(ACQUIRE_LUA)
         self._cooldown = self.redis.register_script(COOLDOWN_LUA)
         prefix = f"sync:{self.connector}"

@@ -7,12 +7,12 @@ import time
 from datetime import UTC, datetime
 from functools import partial
 
-import django_rq
 from django.conf import settings
 from rq.exceptions import DuplicateJobError
 
 from apps.core.db import require_transaction
 from apps.core.outage import after_commit
+from apps.core.queues import get_queue, queue_redis
 from apps.sync.connector import connector_config, connector_names
 from apps.sync.models import OutboxEvent
 
@@ -59,7 +59,7 @@ def outbox_event_record(
 
 # --- Jobs: kicks and the periodic sweep --------------------------------------------------
 def _redis():
-    return django_rq.get_connection("default")
+    return queue_redis("default")
 
 
 def _kick_key(connector: str, priority: int) -> str:
@@ -92,7 +92,7 @@ def outbox_kick(
         _kick_key(connector, priority), 1, nx=True, ex=KICK_DEDUPE_SECONDS
     ):
         return 0
-    queue = django_rq.get_queue(QUEUE_BY_PRIORITY[priority])
+    queue = get_queue(QUEUE_BY_PRIORITY[priority])
     count = settings.SYNC_DRAIN_JOBS if jobs is None else jobs
     for _ in range(count):
         queue.enqueue(
@@ -112,7 +112,7 @@ def outbox_sweep_schedule() -> bool:
     interval = settings.SYNC_SWEEP_SECONDS
     slot = int(time.time() // interval) + 1
     try:
-        django_rq.get_queue("default").enqueue_at(
+        get_queue("default").enqueue_at(
             datetime.fromtimestamp(slot * interval, tz=UTC),
             SWEEP_JOB,
             job_id=f"sync-sweep-{slot}",
