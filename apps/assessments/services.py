@@ -279,8 +279,38 @@ def _int(value: str, name: str) -> int:
         raise AnswerInvalid(ERR_NOT_A_NUMBER.format(field=name)) from None
 
 
-def _ints(data: QueryDict, name: str) -> list[int]:
-    return [_int(value, name) for value in data.getlist(name) if value != ""]
+@dataclass(frozen=True)
+class AnswerInput:
+    """An answer as the teacher gave it, before it is checked against its question: the
+    non-empty values of each answer field sent ("choice", "choices", "value", "text") and
+    the review flag. From a form post (`from_post`), a command or a test (`of`)."""
+
+    fields: dict[str, tuple[str, ...]]
+    flagged: bool = False
+
+    @classmethod
+    def from_post(cls, data: QueryDict) -> "AnswerInput":
+        fields = {}
+        for name in ANSWER_FIELDS.values():
+            values = tuple(value for value in data.getlist(name) if value != "")
+            if values:
+                fields[name] = values
+        return cls(fields=fields, flagged=data.get("flagged", "") in ("on", "true", "1"))
+
+    @classmethod
+    def of(cls, *, flagged: bool = False, **fields) -> "AnswerInput":
+        """AnswerInput.of(value=4), .of(choices=[1, 2]), .of(text="...")."""
+        given = {}
+        for name, value in fields.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            given[name] = tuple(str(v) for v in values if str(v) != "")
+        return cls(
+            fields={name: values for name, values in given.items() if values}, flagged=flagged
+        )
+
+
+def _ints(answer: AnswerInput, name: str) -> list[int]:
+    return [_int(value, name) for value in answer.fields.get(name, ())]
 
 
 def attempt_number_parse(value: str) -> int:
@@ -288,37 +318,37 @@ def attempt_number_parse(value: str) -> int:
     return _int(value, "number")
 
 
-def answer_clean(*, question: selectors.QuestionContent, data: QueryDict) -> CleanAnswer:
-    """Check a posted answer against the question (from the cached content)."""
+def answer_clean(*, question: selectors.QuestionContent, answer: AnswerInput) -> CleanAnswer:
+    """Check an answer against its question (from the cached content)."""
     expected = ANSWER_FIELDS[question.kind]
-    for name in ANSWER_FIELDS.values():
-        if name != expected and any(data.getlist(name)):
+    for name in answer.fields:
+        if name != expected:
             raise AnswerInvalid(ERR_WRONG_FIELD.format(field=name))
     choice_ids: list[int] = []
     value = None
     text = ""
     if question.kind in (Question.Kind.SINGLE, Question.Kind.MULTIPLE):
-        choice_ids = _ints(data, expected)
+        choice_ids = _ints(answer, expected)
         if question.kind == Question.Kind.SINGLE and len(choice_ids) > 1:
             raise AnswerInvalid(ERR_ONE_CHOICE)
         if not set(choice_ids) <= question.choice_ids:
             raise AnswerInvalid(ERR_FOREIGN_CHOICE)
         choice_ids = sorted(set(choice_ids))
     elif question.kind == Question.Kind.LIKERT:
-        values = _ints(data, expected)
+        values = _ints(answer, expected)
         if len(values) > 1 or any(not LIKERT_MIN <= v <= LIKERT_MAX for v in values):
             raise AnswerInvalid(ERR_LIKERT_RANGE.format(low=LIKERT_MIN, high=LIKERT_MAX))
         value = values[0] if values else None
     else:
-        text = data.get(expected, "").strip()
+        texts = answer.fields.get(expected, ())
+        text = texts[-1].strip() if texts else ""  # a repeated field: the last, as a form's
         if "\x00" in text:  # PostgreSQL text cannot hold it
             raise AnswerInvalid(ERR_TEXT_NUL)
         if len(text) > settings.ASSESSMENTS_TEXT_MAX_LENGTH:
             raise AnswerInvalid(
                 ERR_TEXT_TOO_LONG.format(limit=settings.ASSESSMENTS_TEXT_MAX_LENGTH)
             )
-    flagged = data.get("flagged", "") in ("on", "true", "1")
-    return CleanAnswer(choice_ids=choice_ids, value=value, text=text, flagged=flagged)
+    return CleanAnswer(choice_ids=choice_ids, value=value, text=text, flagged=answer.flagged)
 
 
 _SAVE_SQL = f"""
@@ -379,7 +409,7 @@ def _attempt_refusal(*, attempt_id: int, user, now: datetime) -> int:
 
 
 def answer_save(
-    *, user, attempt_id: int, question_id: int, data: QueryDict, now: datetime | None = None
+    *, user, attempt_id: int, question_id: int, answer: AnswerInput, now: datetime | None = None
 ) -> AnswerSaved:
     """Upsert one answer. The hot path is ONE SQL statement: the attempt's owner, state,
     deadline and content version are checked and the answer written in a single
@@ -396,7 +426,7 @@ def answer_save(
         question = content.by_id.get(question_id)
         if question is None:
             raise AnswerInvalid(ERR_UNKNOWN_QUESTION)
-        answer = answer_clean(question=question, data=data)
+        clean = answer_clean(question=question, answer=answer)
         with connection.cursor() as cursor:
             cursor.execute(
                 _SAVE_SQL,
@@ -407,11 +437,11 @@ def answer_save(
                     "now": now,
                     "version": content.version,
                     "question": question_id,
-                    "choice_ids": answer.choice_ids,
-                    "value": answer.value,
-                    "text": answer.text,
-                    "flagged": answer.flagged,
-                    "answered": answer.answered,
+                    "choice_ids": clean.choice_ids,
+                    "value": clean.value,
+                    "text": clean.text,
+                    "flagged": clean.flagged,
+                    "answered": clean.answered,
                 },
             )
             row = cursor.fetchone()
@@ -419,8 +449,8 @@ def answer_save(
             deadline, answered_count, _saved = row
             return AnswerSaved(
                 question=question,
-                answered=answer.answered,
-                flagged=answer.flagged,
+                answered=clean.answered,
+                flagged=clean.flagged,
                 answered_count=answered_count,
                 total=content.total,
                 deadline=deadline,

@@ -116,7 +116,10 @@ def answer(request: HtmxHttpRequest, attempt_id: int, question_id: int) -> HttpR
     next question."""
     try:
         saved = services.answer_save(
-            user=request.user, attempt_id=attempt_id, question_id=question_id, data=request.POST
+            user=request.user,
+            attempt_id=attempt_id,
+            question_id=question_id,
+            answer=services.AnswerInput.from_post(request.POST),
         )
     except services.AssessmentError as error:
         return _refusal(request, error)

@@ -1,15 +1,8 @@
 import threading
-from urllib.parse import urlencode
 
 from django.db import connection
-from django.http import QueryDict
 
 from apps.assessments import services
-
-
-def form(**fields) -> QueryDict:
-    """A posted form: lists become repeated fields (choices=[1, 2])."""
-    return QueryDict(urlencode(fields, doseq=True))
 
 
 def save(attempt, question, user=None, now=None, **fields):
@@ -17,7 +10,7 @@ def save(attempt, question, user=None, now=None, **fields):
         user=user or attempt.user,
         attempt_id=attempt.pk,
         question_id=question.pk,
-        data=form(**fields),
+        answer=services.AnswerInput.of(**fields),
         now=now,
     )
 

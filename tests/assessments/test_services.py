@@ -11,7 +11,7 @@ from rq.registry import ScheduledJobRegistry
 from apps.assessments import jobs, selectors, services
 from apps.assessments.models import Answer, Attempt
 from apps.sync.models import OutboxEvent
-from tests.assessments.helpers import form, in_threads, save
+from tests.assessments.helpers import in_threads, save
 
 pytestmark = pytest.mark.django_db
 
@@ -356,7 +356,10 @@ def test_concurrent_start_save_and_submit_are_idempotent(teacher, quiz):
     likert = quiz.q["likert"]
     assert not in_threads(
         lambda: services.answer_save(
-            user=teacher, attempt_id=attempt.pk, question_id=likert.pk, data=form(value=4)
+            user=teacher,
+            attempt_id=attempt.pk,
+            question_id=likert.pk,
+            answer=services.AnswerInput.of(value=4),
         )
     )
     assert Answer.objects.count() == 1
@@ -374,7 +377,10 @@ def test_saves_racing_a_submit_never_land_after_it(teacher, quiz):
     def save_or_refused():
         with contextlib.suppress(services.AttemptRefused):
             services.answer_save(
-                user=teacher, attempt_id=attempt.pk, question_id=likert.pk, data=form(value=5)
+                user=teacher,
+                attempt_id=attempt.pk,
+                question_id=likert.pk,
+                answer=services.AnswerInput.of(value=5),
             )
 
     def submit():
