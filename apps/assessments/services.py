@@ -26,6 +26,7 @@ from apps.assessments.models import (
     Question,
     ScoreBand,
 )
+from apps.core.exceptions import ApplicationError, Invalid, NotFound, Refused
 from apps.core.generations import generation_bump
 from apps.core.input import BIGINT_MAX, SMALLINT_MAX, parse_int
 from apps.core.outage import after_commit
@@ -61,30 +62,25 @@ EVENT_ATTEMPT_SUBMITTED = "attempt.submitted"
 AUTO_SUBMIT_JOB = "apps.assessments.jobs.attempt_auto_submit"  # by name: jobs imports us
 
 
-class AssessmentError(Exception):
-    """A refusal with a message for the user; `status` is the HTTP status a view answers."""
-
-    status = 400
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class AssessmentError(ApplicationError):
+    """A refusal by an assessments service, with a message for the teacher or staff (the
+    core's ApplicationError family: the edges give it its status, apps/core/errors.py)."""
 
 
-class AttemptNotFound(AssessmentError):
-    status = 404
+class AttemptNotFound(AssessmentError, NotFound):
+    pass
 
 
-class AssessmentNotAvailable(AssessmentError):
-    status = 404
+class AssessmentNotAvailable(AssessmentError, NotFound):
+    pass
 
 
-class AttemptRefused(AssessmentError):
-    status = 409
+class AttemptRefused(AssessmentError, Refused):
+    pass
 
 
-class AnswerInvalid(AssessmentError):
-    status = 400
+class AnswerInvalid(AssessmentError, Invalid):
+    pass
 
 
 # --- Versions and caches ----------------------------------------------------------------

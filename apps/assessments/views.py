@@ -17,7 +17,7 @@ from django_ratelimit.decorators import ratelimit
 
 from apps.assessments import selectors, services
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Assessment
-from apps.core.errors import into_messages
+from apps.core.errors import application_error_status, into_messages
 from apps.core.htmx import HtmxHttpRequest, page_or_partial
 from apps.core.input import INTEGER_MAX, parse_int
 from apps.core.ratelimit import rate_setting
@@ -32,14 +32,16 @@ LIKERT_SCALE = list(
 
 
 def _refusal(request: HtmxHttpRequest, error: services.AssessmentError) -> HttpResponse:
-    """A clear 4xx: for htmx a fragment in the message area, else a small page."""
-    if error.status == 404 and not request.htmx:
+    """A clear 4xx: for htmx a fragment in the message area, else a small page with the way
+    back to the teacher's assessments."""
+    status = application_error_status(error)
+    if status == 404 and not request.htmx:
         raise Http404(error.message)
     context = {"message": error.message}
     if request.htmx:
-        response = render(request, "assessments/refused.html#refusal", context, status=error.status)
+        response = render(request, "assessments/refused.html#refusal", context, status=status)
         return into_messages(response)
-    return render(request, "assessments/refused.html", context, status=error.status)
+    return render(request, "assessments/refused.html", context, status=status)
 
 
 def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:

@@ -62,11 +62,18 @@ def error_response(
     return render(request, template or f"{status}.html", context, status=status)
 
 
+def _application_error_row(error: ApplicationError) -> tuple:
+    return next(row for row in APPLICATION_ERRORS if isinstance(error, row[0]))
+
+
+def application_error_status(error: ApplicationError) -> int:
+    """The HTTP status of an error, for a view that shows it its own way."""
+    return _application_error_row(error)[1]
+
+
 def application_error_response(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     """The error's message as a page, or for htmx in the message area, with its status."""
-    _kind, status, template, todo = next(
-        row for row in APPLICATION_ERRORS if isinstance(error, row[0])
-    )
+    _kind, status, template, todo = _application_error_row(error)
     return error_response(request, status, error.message, todo, template)
 
 
