@@ -1,0 +1,106 @@
+"""Writes for assessments, by concern: `windows` opens and closes assessments and bumps
+content versions (and the dashboard cache with them); `deadlines` computes an attempt's
+deadline (accommodations included) and schedules its auto-submit; `start` starts an attempt;
+`answers` checks and saves an answer (the hot path: one SQL statement); `submit` scores and
+submits, and sweeps the attempts whose job was lost; `errors` holds the refusals.
+
+Views, admin, commands and jobs import the names below from `apps.assessments.services`, so
+a rule lives here once; the modules import each other directly."""
+
+from apps.assessments.services.answers import (
+    ANSWER_FIELDS,
+    AnswerInput,
+    AnswerSaved,
+    CleanAnswer,
+    answer_clean,
+    answer_save,
+    attempt_number_parse,
+)
+from apps.assessments.services.deadlines import (
+    AUTO_SUBMIT_JOB,
+    accommodation_set,
+    attempt_deadline,
+    attempt_deadline_refresh,
+)
+from apps.assessments.services.errors import (
+    ERR_ALREADY_SUBMITTED,
+    ERR_ATTEMPT_NUMBER,
+    ERR_DEADLINE_PASSED,
+    ERR_FOREIGN_CHOICE,
+    ERR_LIKERT_RANGE,
+    ERR_NO_ATTEMPTS_LEFT,
+    ERR_NOT_A_NUMBER,
+    ERR_NOT_AVAILABLE,
+    ERR_ONE_CHOICE,
+    ERR_TEXT_NUL,
+    ERR_TEXT_TOO_LONG,
+    ERR_UNKNOWN_QUESTION,
+    ERR_WINDOW,
+    ERR_WRONG_ATTEMPT_NUMBER,
+    ERR_WRONG_FIELD,
+    AnswerInvalid,
+    AssessmentError,
+    AssessmentNotAvailable,
+    AttemptNotFound,
+    AttemptRefused,
+)
+from apps.assessments.services.start import attempt_start
+from apps.assessments.services.submit import (
+    EVENT_ATTEMPT_SUBMITTED,
+    Scores,
+    Submitted,
+    attempt_scores,
+    attempt_submit,
+    attempts_submit_expired,
+)
+from apps.assessments.services.windows import (
+    assessment_bump_version,
+    assessment_close,
+    assessment_open,
+    dashboard_invalidate,
+)
+
+__all__ = [
+    "ANSWER_FIELDS",
+    "AUTO_SUBMIT_JOB",
+    "ERR_ALREADY_SUBMITTED",
+    "ERR_ATTEMPT_NUMBER",
+    "ERR_DEADLINE_PASSED",
+    "ERR_FOREIGN_CHOICE",
+    "ERR_LIKERT_RANGE",
+    "ERR_NOT_AVAILABLE",
+    "ERR_NOT_A_NUMBER",
+    "ERR_NO_ATTEMPTS_LEFT",
+    "ERR_ONE_CHOICE",
+    "ERR_TEXT_NUL",
+    "ERR_TEXT_TOO_LONG",
+    "ERR_UNKNOWN_QUESTION",
+    "ERR_WINDOW",
+    "ERR_WRONG_ATTEMPT_NUMBER",
+    "ERR_WRONG_FIELD",
+    "EVENT_ATTEMPT_SUBMITTED",
+    "AnswerInput",
+    "AnswerInvalid",
+    "AnswerSaved",
+    "AssessmentError",
+    "AssessmentNotAvailable",
+    "AttemptNotFound",
+    "AttemptRefused",
+    "CleanAnswer",
+    "Scores",
+    "Submitted",
+    "accommodation_set",
+    "answer_clean",
+    "answer_save",
+    "assessment_bump_version",
+    "assessment_close",
+    "assessment_open",
+    "attempt_deadline",
+    "attempt_deadline_refresh",
+    "attempt_number_parse",
+    "attempt_scores",
+    "attempt_start",
+    "attempt_submit",
+    "attempts_submit_expired",
+    "dashboard_invalidate",
+]

@@ -1,0 +1,76 @@
+"""Attempt deadlines: the time limit times the teacher's accommodation, capped by the
+window's close, and the auto-submit job scheduled at it."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from apps.assessments.models import Accommodation, Assignment, Attempt
+from apps.core.outage import after_commit
+from apps.core.queues import get_queue
+
+AUTO_SUBMIT_JOB = "apps.assessments.jobs.attempt_auto_submit"  # by name: jobs imports us
+
+
+def attempt_deadline(
+    *, started_at: datetime, time_limit_minutes: int, factor: Decimal, closes_at: datetime
+) -> datetime:
+    """min(start + limit x accommodation, window close)."""
+    allowed = timedelta(seconds=int(time_limit_minutes * 60 * Decimal(factor)))
+    return min(started_at + allowed, closes_at)
+
+
+def _accommodation_factor(*, assignment_id: int, user_id: int) -> Decimal:
+    factor = (
+        Accommodation.objects.filter(assignment_id=assignment_id, user_id=user_id)
+        .values_list("extra_time_factor", flat=True)
+        .first()
+    )
+    return factor or Decimal(1)
+
+
+def auto_submit_schedule(attempt: Attempt) -> None:
+    """After commit: an RQ job at the deadline. If Redis loses it (or is down: logged once,
+    the start still succeeds), the sweeper still submits the attempt from its row."""
+
+    def enqueue():
+        get_queue(settings.ASSESSMENTS_AUTOSUBMIT_QUEUE).enqueue_at(
+            attempt.deadline,
+            AUTO_SUBMIT_JOB,
+            attempt.pk,
+            job_id=f"attempt-{attempt.pk}-autosubmit-{int(attempt.deadline.timestamp())}",
+        )
+
+    after_commit(enqueue)
+
+
+def accommodation_set(*, assignment: Assignment, user, factor: Decimal) -> Accommodation:
+    """Give a teacher extra time; a running attempt gets its new deadline at once."""
+    with transaction.atomic(durable=True):
+        accommodation, _ = Accommodation.objects.update_or_create(
+            assignment=assignment, user=user, defaults={"extra_time_factor": factor}
+        )
+        attempt_deadline_refresh(assignment=assignment, user=user)
+    return accommodation
+
+
+def attempt_deadline_refresh(*, assignment: Assignment, user) -> None:
+    """Recompute the deadline of the user's running attempt in this window (in the caller's
+    transaction: the admin's, or accommodation_set's) and schedule its auto-submit."""
+    factor = _accommodation_factor(assignment_id=assignment.pk, user_id=user.pk)
+    running = (
+        Attempt.objects.select_for_update()
+        .select_related("assessment")
+        .filter(assignment=assignment, user=user, status=Attempt.Status.IN_PROGRESS)
+    )
+    for attempt in running:
+        attempt.deadline = attempt_deadline(
+            started_at=attempt.started_at,
+            time_limit_minutes=attempt.assessment.time_limit_minutes,
+            factor=factor,
+            closes_at=assignment.closes_at,
+        )
+        attempt.save(update_fields=["deadline"])
+        auto_submit_schedule(attempt)

@@ -1,0 +1,230 @@
+"""Scoring (in SQL, from the saved answers) and submitting: by the teacher, by the job at the
+deadline, or by the sweeper for the jobs that were lost."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.assessments import selectors
+from apps.assessments.models import (
+    LIKERT_MAX,
+    LIKERT_MIN,
+    Answer,
+    Assessment,
+    Attempt,
+    Choice,
+    Question,
+    ScoreBand,
+)
+from apps.assessments.services.errors import ERR_NOT_AVAILABLE, AttemptNotFound
+from apps.core.generations import generation_bump
+from apps.sync.services import outbox_event_record
+
+EVENT_ATTEMPT_SUBMITTED = "attempt.submitted"
+
+_ANSWER = Answer._meta.db_table
+_QUESTION = Question._meta.db_table
+_CHOICE = Choice._meta.db_table
+_BAND = ScoreBand._meta.db_table
+
+
+_SCORE_SQL = f"""
+WITH item AS (
+    SELECT q.id, q.kind, q.category, q.reverse_keyed, q.points,
+           ans.choice_ids, ans.value, ans.text, COALESCE(ans.answered, false) AS answered
+    FROM {_QUESTION} q
+    LEFT JOIN {_ANSWER} ans ON ans.question_id = q.id AND ans.attempt_id = %(attempt)s
+    WHERE q.assessment_id = %(assessment)s
+), chosen AS (
+    SELECT item.id,
+           COALESCE(sum(c.points) FILTER (WHERE c.id = ANY(item.choice_ids)), 0) AS points,
+           COALESCE(max(c.points), 0) AS best,
+           count(c.id) FILTER (WHERE c.is_correct AND c.id = ANY(item.choice_ids)) AS right_chosen,
+           count(c.id) FILTER (WHERE NOT c.is_correct AND c.id = ANY(item.choice_ids))
+               AS wrong_chosen,
+           count(c.id) FILTER (WHERE c.is_correct) AS right_total,
+           COALESCE(bool_or(c.is_correct AND item.text <> ''
+                            AND lower(btrim(c.text)) = lower(btrim(item.text))), false)
+               AS text_right
+    FROM item LEFT JOIN {_CHOICE} c ON c.question_id = item.id
+    GROUP BY item.id
+), scored AS (
+    SELECT item.category, item.answered,
+           CASE item.kind
+               WHEN %(likert)s THEN CASE
+                   WHEN item.value IS NULL THEN 0
+                   WHEN item.reverse_keyed THEN %(likert_min)s + %(likert_max)s - item.value
+                   ELSE item.value END
+               WHEN %(single)s THEN chosen.points
+               WHEN %(multiple)s THEN CASE WHEN chosen.right_total = 0 THEN 0 ELSE
+                   item.points * GREATEST(0, chosen.right_chosen - chosen.wrong_chosen)
+                   / chosen.right_total END
+               WHEN %(text)s THEN CASE WHEN chosen.text_right THEN item.points ELSE 0 END
+           END::numeric AS score,
+           CASE item.kind
+               WHEN %(likert)s THEN %(likert_max)s
+               WHEN %(single)s THEN chosen.best
+               ELSE item.points
+           END::numeric AS max_score
+    FROM item JOIN chosen ON chosen.id = item.id
+), category AS (
+    SELECT category, sum(score) AS score, sum(max_score) AS max_score,
+           CASE WHEN %(mean)s::boolean
+               THEN sum(score) FILTER (WHERE answered)
+                    / NULLIF(count(*) FILTER (WHERE answered), 0)
+               ELSE sum(score) END AS raw
+    FROM scored GROUP BY category
+)
+SELECT category.category, category.score, category.max_score, round(category.raw, 2),
+       (SELECT b.band FROM {_BAND} b
+        WHERE b.assessment_id = %(assessment)s AND b.category = category.category
+          AND b.min_raw <= category.raw
+        ORDER BY b.min_raw DESC LIMIT 1)
+FROM category ORDER BY category.category
+"""
+
+
+@dataclass(frozen=True)
+class Scores:
+    total: Decimal
+    maximum: Decimal
+    percent: Decimal
+    categories: dict[str, dict]
+
+
+def _quantize(value, places: str = "0.01") -> Decimal:
+    return Decimal(value).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def attempt_scores(*, attempt: Attempt) -> Scores:
+    """Scores computed in SQL from the saved answers (never from anything the browser sent):
+    per-question points, partial credit, reverse-keyed Likert items, category raw scores
+    (sum or mean) and their 1-10 band from the stored table."""
+    assessment = attempt.assessment
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SCORE_SQL,
+            {
+                "attempt": attempt.pk,
+                "assessment": assessment.pk,
+                "likert": Question.Kind.LIKERT.value,
+                "single": Question.Kind.SINGLE.value,
+                "multiple": Question.Kind.MULTIPLE.value,
+                "text": Question.Kind.TEXT.value,
+                "likert_min": LIKERT_MIN,
+                "likert_max": LIKERT_MAX,
+                "mean": assessment.category_aggregate == Assessment.CategoryAggregate.MEAN,
+            },
+        )
+        rows = cursor.fetchall()
+    total = sum((row[1] for row in rows), Decimal(0))
+    maximum = sum((row[2] for row in rows), Decimal(0))
+    categories = {
+        category: {"raw": float(raw) if raw is not None else None, "band": band}
+        for category, _score, _max, raw, band in rows
+        if category
+    }
+    percent = _quantize(total * 100 / maximum, "0.1") if maximum else Decimal(0)
+    return Scores(
+        total=_quantize(total), maximum=_quantize(maximum), percent=percent, categories=categories
+    )
+
+
+def _submitted_payload(attempt: Attempt) -> dict:
+    """Flat scalars only: the sync connector maps keys to remote fields by configuration."""
+    user = attempt.user
+    key = f"attempt:{attempt.pk}"
+    return {
+        "external_key": key,
+        "employee_id": user.employee_id or user.username,
+        "teacher_name": user.get_full_name(),
+        "district": user.district.name if user.district else "",
+        "batch": user.batch.name if user.batch else "",
+        "assessment_id": attempt.assessment_id,
+        "assessment_title": attempt.assessment.title,
+        "assessment_version": attempt.assessment.version,
+        "attempt_number": attempt.number,
+        "submitted_at": attempt.submitted_at.isoformat(),
+        "auto_submitted": attempt.auto_submitted,
+        "total_score": float(attempt.total_score),
+        "max_score": float(attempt.max_score),
+        "percent": float(attempt.percent),
+        **{f"score_{name}": score["band"] for name, score in attempt.category_scores.items()},
+    }
+
+
+@dataclass(frozen=True)
+class Submitted:
+    attempt: Attempt
+    late: bool  # the deadline had passed: submitted automatically, the caller is refused
+
+
+def _results_invalidate(assessment_id: int) -> None:
+    generation_bump(selectors.results_generation_key(assessment_id))
+
+
+def attempt_submit(
+    *, attempt_id: int, user=None, auto: bool = False, now: datetime | None = None
+) -> Submitted:
+    """Idempotent and cheap: lock the attempt, compute its scores in SQL, mark it submitted
+    and record the outbox event, all in one transaction. Submitting again returns the same
+    attempt. After the deadline the attempt is submitted automatically from the answers
+    saved in time and the result says `late`. `user` None: the system (job, sweeper)."""
+    now = now or timezone.now()
+    owner = Q(user=user) if user is not None else Q()
+    with transaction.atomic(durable=True):
+        attempt = (
+            Attempt.objects.select_for_update(of=("self",))
+            .select_related("assessment", "user__district", "user__batch")
+            .filter(owner, pk=attempt_id)
+            .first()
+        )
+        if attempt is None:
+            raise AttemptNotFound(ERR_NOT_AVAILABLE)
+        late = now >= attempt.deadline
+        if attempt.is_submitted:
+            return Submitted(attempt=attempt, late=late and attempt.auto_submitted and not auto)
+        if auto and not late:
+            return Submitted(attempt=attempt, late=False)  # deadline extended: not yet due
+        scores = attempt_scores(attempt=attempt)
+        attempt.status = Attempt.Status.SUBMITTED
+        attempt.submitted_at = min(now, attempt.deadline)
+        attempt.auto_submitted = late
+        attempt.total_score = scores.total
+        attempt.max_score = scores.maximum
+        attempt.percent = scores.percent
+        attempt.category_scores = scores.categories
+        attempt.save(
+            update_fields=[
+                "status", "submitted_at", "auto_submitted", "total_score", "max_score",
+                "percent", "category_scores",
+            ]
+        )  # fmt: skip
+        outbox_event_record(
+            event_type=EVENT_ATTEMPT_SUBMITTED,
+            aggregate_type="attempt",
+            aggregate_key=f"attempt:{attempt.pk}",
+            payload=_submitted_payload(attempt),
+        )
+        transaction.on_commit(lambda: _results_invalidate(attempt.assessment_id), robust=True)
+    return Submitted(attempt=attempt, late=late and not auto)
+
+
+def attempts_submit_expired(
+    *, now: datetime | None = None, assessment: Assessment | None = None
+) -> int:
+    """The sweeper: submit every running attempt whose deadline has passed (jobs lost with a
+    dead worker or Redis). Each in its own transaction; safe to run at any time."""
+    now = now or timezone.now()
+    due = Attempt.objects.filter(status=Attempt.Status.IN_PROGRESS, deadline__lte=now)
+    if assessment is not None:
+        due = due.filter(assessment=assessment)
+    count = 0
+    for attempt_id in due.values_list("pk", flat=True).iterator(chunk_size=1000):
+        attempt_submit(attempt_id=attempt_id, auto=True, now=now)
+        count += 1
+    return count
