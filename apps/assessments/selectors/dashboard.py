@@ -1,0 +1,108 @@
+"""The teacher's dashboard: the cohort's windows (cached per generation) and the open window
+an attempt starts in."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import OuterRef, Q, Subquery
+
+from apps.assessments.models import Accommodation, Assignment, Attempt
+from apps.core.generations import generation
+
+DASHBOARD_GENERATION_KEY = "assessments:dashboard-generation"
+
+
+def assignments_for_cohort(*, district_id: int | None, batch_id: int | None, now: datetime):
+    """Assignments that have not closed yet for a district and batch, cached per cohort and
+    invalidated by bumping the dashboard generation (any change to an assessment)."""
+    key = f"assessments:dashboard:g{generation(DASHBOARD_GENERATION_KEY)}:{district_id}:{batch_id}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = list(
+            Assignment.objects.filter(closes_at__gt=now)
+            .filter(Q(district_id=district_id) | Q(district__isnull=True))
+            .filter(Q(batch_id=batch_id) | Q(batch__isnull=True))
+            .order_by("opens_at", "pk")
+            .values(
+                "id", "opens_at", "closes_at", "assessment_id", "assessment__title",
+                "assessment__kind", "assessment__time_limit_minutes",
+                "assessment__max_attempts",
+            )
+        )  # fmt: skip
+        cache.set(key, rows, settings.ASSESSMENTS_DASHBOARD_CACHE_TTL)
+    return rows
+
+
+@dataclass
+class DashboardEntry:
+    assignment_id: int
+    assessment_id: int
+    title: str
+    kind: str
+    time_limit_minutes: int
+    opens_at: datetime
+    closes_at: datetime
+    running: Attempt | None = None
+    next_number: int | None = None
+
+
+@dataclass
+class Dashboard:
+    open: list[DashboardEntry]
+    upcoming: list[DashboardEntry]
+    finished: list[Attempt]
+
+
+def teacher_dashboard(*, user, now: datetime) -> Dashboard:
+    attempts = list(Attempt.objects.filter(user=user).select_related("assessment"))
+    by_assessment: dict[int, list[Attempt]] = defaultdict(list)
+    for attempt in attempts:
+        by_assessment[attempt.assessment_id].append(attempt)
+    finished = [a for a in attempts if not a.is_running(now)]
+    dashboard = Dashboard(open=[], upcoming=[], finished=finished)
+    seen: set[int] = set()
+    for row in assignments_for_cohort(
+        district_id=user.district_id, batch_id=user.batch_id, now=now
+    ):
+        entry = DashboardEntry(
+            assignment_id=row["id"],
+            assessment_id=row["assessment_id"],
+            title=row["assessment__title"],
+            kind=row["assessment__kind"],
+            time_limit_minutes=row["assessment__time_limit_minutes"],
+            opens_at=row["opens_at"],
+            closes_at=row["closes_at"],
+        )
+        if entry.closes_at <= now:  # closed since the cohort's list was cached
+            continue
+        if entry.opens_at > now:
+            dashboard.upcoming.append(entry)
+            continue
+        if entry.assessment_id in seen:
+            continue  # two open windows for one cohort: one entry
+        seen.add(entry.assessment_id)
+        mine = by_assessment[entry.assessment_id]
+        entry.running = next((a for a in mine if a.is_running(now)), None)
+        if entry.running is None and len(mine) < row["assessment__max_attempts"]:
+            entry.next_number = len(mine) + 1
+        if entry.running or entry.next_number:
+            dashboard.open.append(entry)
+    return dashboard
+
+
+def assignment_open_for(*, user, assessment_id: int, now: datetime) -> Assignment | None:
+    """The open window of an assessment for the user's district and batch (latest closing),
+    with the user's extra time in it as `extra_time_factor` (None: no accommodation)."""
+    accommodation = Accommodation.objects.filter(assignment_id=OuterRef("pk"), user_id=user.pk)
+    return (
+        Assignment.objects.filter(assessment_id=assessment_id, opens_at__lte=now, closes_at__gt=now)
+        .annotate(extra_time_factor=Subquery(accommodation.values("extra_time_factor")[:1]))
+        .filter(Q(district_id=user.district_id) | Q(district__isnull=True))
+        .filter(Q(batch_id=user.batch_id) | Q(batch__isnull=True))
+        .select_related("assessment")
+        .order_by("-closes_at")
+        .first()
+    )
