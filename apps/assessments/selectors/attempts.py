@@ -22,7 +22,9 @@ class AttemptMeta:
 
 
 def attempt_meta_key(attempt_id: int) -> str:
-    return f"assessments:attempt:{attempt_id}"
+    # "m2": AttemptMeta moved to this module; a process of the release before cannot
+    # unpickle it, so the two releases keep apart keys during a rolling deploy.
+    return f"assessments:attempt:m2:{attempt_id}"
 
 
 def attempt_meta_load(*, attempt_id: int) -> AttemptMeta | None:

@@ -43,7 +43,8 @@ class AssessmentContent:
 
 
 def content_key(assessment_id: int, version: int) -> str:
-    return f"assessments:content:{assessment_id}:v{version}"
+    # "c2": the content classes moved to this module (see attempt_meta_key).
+    return f"assessments:content:c2:{assessment_id}:v{version}"
 
 
 def _content_build(assessment_id: int) -> AssessmentContent:
