@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -25,10 +24,10 @@ from apps.complaints.models import (
 )
 from apps.complaints.receipts import receipt_matches
 from apps.complaints.triage import TriageChoices
+from apps.core.generations import generation
 from apps.core.replica import reads_may_lag
 
 DASHBOARD_VERSION_KEY = "complaints:dashboard:version"
-DASHBOARD_VERSION_TTL = 24 * 60 * 60  # every key has a TTL; longer than any cached figure
 OFFICER_GROUPS = ("Officers", "Supervisors")
 CHART_LABEL_CHARS = 20
 
@@ -177,7 +176,7 @@ def triage_accuracy() -> list[dict]:
 def dashboard_version() -> int:
     """The dashboard's cache generation; a write bumps it (services.dashboard_invalidate).
     A lost key restarts from the clock, never from an old number."""
-    return cache.get_or_set(DASHBOARD_VERSION_KEY, time.time_ns(), DASHBOARD_VERSION_TTL) or 0
+    return generation(DASHBOARD_VERSION_KEY)
 
 
 def _dashboard_key(filters: dict) -> str:

@@ -9,7 +9,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap
-from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage, is_ratelimited
 
 from apps.complaints.forms import (
@@ -29,11 +28,8 @@ from apps.complaints.selectors import (
 from apps.complaints.services import FILING_FIELDS, attachment_download_record, complaint_file
 from apps.core.errors import application_error_into_form
 from apps.core.exceptions import Invalid
-from apps.core.ratelimit import RateLimited, rate_limit
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+from apps.core.htmx import HtmxHttpRequest, page_or_partial
+from apps.core.ratelimit import RateLimited, rate_limit, rate_setting
 
 
 def client_key(group: str, request: HttpRequest) -> str:
@@ -41,19 +37,6 @@ def client_key(group: str, request: HttpRequest) -> str:
     address = request.META.get("REMOTE_ADDR", "")
     salt = settings.COMPLAINTS_CLIENT_SALT.encode()
     return hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _file_rate(group, request) -> str:
-    return settings.COMPLAINTS_FILE_RATE_LIMIT
-
-
-def _status_rate(group, request) -> str:
-    return settings.COMPLAINTS_STATUS_RATE_LIMIT
-
-
-def _page_or_partial(request: HtmxHttpRequest, template: str, partial: str, context, status=200):
-    name = f"{template}#{partial}" if request.htmx else template
-    return render(request, name, context, status=status)
 
 
 def _filing_refused(request: HtmxHttpRequest, form: ComplaintForm) -> HttpResponse:
@@ -65,7 +48,9 @@ def _filing_refused(request: HtmxHttpRequest, form: ComplaintForm) -> HttpRespon
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@rate_limit(group="complaints:file", keys=(client_key,), rate=_file_rate)
+@rate_limit(
+    group="complaints:file", keys=(client_key,), rate=rate_setting("COMPLAINTS_FILE_RATE_LIMIT")
+)
 def file_complaint(request: HtmxHttpRequest) -> HttpResponse:
     """The public form. POST files the complaint and shows the reference and the receipt."""
     if request.method == "GET":
@@ -73,7 +58,7 @@ def file_complaint(request: HtmxHttpRequest) -> HttpResponse:
     form = ComplaintForm(request.POST, request.FILES)
     if form.is_spam:
         context = {"form": ComplaintForm(), "form_error": ERR_SPAM}
-        return _page_or_partial(request, "complaints/file.html", "complaint-form", context, 400)
+        return page_or_partial(request, "complaints/file.html", "complaint-form", context, 400)
     if not form.is_valid():
         return _filing_refused(request, form)
     try:
@@ -85,7 +70,7 @@ def file_complaint(request: HtmxHttpRequest) -> HttpResponse:
         application_error_into_form(form, error)
         return _filing_refused(request, form)
     context = {"complaint": filed.complaint, "receipt": filed.receipt}
-    return _page_or_partial(request, "complaints/filed.html", "filed", context, 201)
+    return page_or_partial(request, "complaints/filed.html", "filed", context, 201)
 
 
 @require_POST
@@ -106,21 +91,25 @@ def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
     same 404; only failed look-ups count towards the rate limit."""
     if request.method == "GET":
         return render(request, "complaints/status.html", {"form": StatusForm()})
-    lookup = {"group": "complaints:status", "key": client_key, "rate": _status_rate}
+    lookup = {
+        "group": "complaints:status",
+        "key": client_key,
+        "rate": rate_setting("COMPLAINTS_STATUS_RATE_LIMIT"),
+    }
     usage = get_usage(request, **lookup)  # a peek: only failed look-ups count
     if usage and usage["count"] >= usage["limit"]:
         raise RateLimited.from_usage(usage)
     form = StatusForm(request.POST)
     if not form.is_valid():
         context = {"form": form}
-        return _page_or_partial(request, "complaints/status.html", "status-panel", context, 400)
+        return page_or_partial(request, "complaints/status.html", "status-panel", context, 400)
     complaint = complaint_public_status(
         reference=form.cleaned_data["reference"], receipt=form.cleaned_data["receipt"]
     )
     if complaint is None:
         is_ratelimited(request, **lookup, increment=True)
         context = {"form": form, "not_found": ERR_STATUS_NOT_FOUND}
-        return _page_or_partial(request, "complaints/status.html", "status-panel", context, 404)
+        return page_or_partial(request, "complaints/status.html", "status-panel", context, 404)
     seen = complaint_status_fingerprint(complaint)
     if request.htmx and request.POST.get("seen") == seen:
         return HttpResponse(status=204)  # a poll, nothing new: htmx keeps the panel
@@ -130,7 +119,7 @@ def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
         "seen": seen,
         "poll_seconds": settings.COMPLAINTS_STATUS_POLL_SECONDS,
     }
-    return _page_or_partial(request, "complaints/status.html", "status-panel", context)
+    return page_or_partial(request, "complaints/status.html", "status-panel", context)
 
 
 @login_required
@@ -164,8 +153,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     # The template caches its rendering (filters, charts) for as long as the figures.
     context = {"form": form, "stats_ttl": settings.COMPLAINTS_DASHBOARD_CACHE_TTL}
     if not form.is_valid():
-        return _page_or_partial(
-            request, "complaints/dashboard.html", "dashboard-body", context, 400
-        )
+        return page_or_partial(request, "complaints/dashboard.html", "dashboard-body", context, 400)
     context["stats"] = dashboard_stats(filters=form.filters())
-    return _page_or_partial(request, "complaints/dashboard.html", "dashboard-body", context)
+    return page_or_partial(request, "complaints/dashboard.html", "dashboard-body", context)

@@ -28,6 +28,7 @@ from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 from apps.complaints.services.deadlines import due_at_for
 from apps.complaints.services.triage_jobs import triage_enqueue
+from apps.core.db import require_transaction
 from apps.core.exceptions import Invalid
 
 ERR_REFERENCE_OUTSIDE_TRANSACTION = "reference_block must run inside the filing transaction."
@@ -65,8 +66,7 @@ def reference_block(*, year: int, count: int = 1) -> int:
     """Take `count` consecutive numbers of the year in the caller's transaction; returns the
     first. The counter row stays locked until commit, so concurrent filings get consecutive
     numbers and a rollback gives its numbers back (a sequence would leave a gap)."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError(ERR_REFERENCE_OUTSIDE_TRANSACTION)
+    require_transaction(ERR_REFERENCE_OUTSIDE_TRANSACTION)
     table = ReferenceCounter._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

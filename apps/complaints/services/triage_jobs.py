@@ -1,11 +1,9 @@
 """Triage jobs: enqueue, claim, run one attempt against the backend, record its outcome,
 requeue. The backends and the validation of their answers are in apps.complaints.triage."""
 
-import random
 import uuid
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +17,8 @@ from apps.complaints.selectors import triage_choices, triage_jobs_stale, triage_
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 from apps.complaints.services.deadlines import due_at_for
+from apps.core.backoff import full_jitter
+from apps.core.queues import get_queue, queue_redis
 
 RQ_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -31,7 +31,7 @@ def triage_retry_intervals() -> list[int]:
     """Capped exponential backoff with full jitter, one interval per retry."""
     base, cap = settings.TRIAGE_RETRY_BASE_SECONDS, settings.TRIAGE_RETRY_MAX_SECONDS
     return [
-        round(random.uniform(0, min(cap, base * 2**attempt)))
+        round(full_jitter(attempt, base=base, cap=cap))
         for attempt in range(settings.TRIAGE_MAX_ATTEMPTS - 1)
     ]
 
@@ -51,7 +51,7 @@ def triage_enqueue(job: TriageJob) -> None:
     else:
         job.save(update_fields=["rq_job_id", "state", "updated_at"])
     retries = settings.TRIAGE_MAX_ATTEMPTS - 1
-    django_rq.get_queue(settings.TRIAGE_QUEUE).enqueue(
+    get_queue(settings.TRIAGE_QUEUE).enqueue(
         "apps.complaints.jobs.triage_complaint",
         job.pk,
         job_id=job.rq_job_id,
@@ -244,7 +244,7 @@ def triage_requeue_stale(
         older_than = timedelta(seconds=settings.TRIAGE_STALE_SECONDS)
     if running_older_than is None:
         running_older_than = older_than + timedelta(seconds=triage_job_timeout())
-    redis = django_rq.get_queue(settings.TRIAGE_QUEUE).connection
+    redis = queue_redis(settings.TRIAGE_QUEUE)
     candidates = triage_jobs_stale(older_than=older_than, running_older_than=running_older_than)
     lost = [job.complaint_id for job in candidates if not _rq_job_waiting(job.rq_job_id, redis)]
     return triage_requeue(complaint_ids=lost, stale=True) if lost else []
