@@ -275,6 +275,17 @@ def test_questionnaire_payload_has_one_key_per_category(teacher, questionnaire):
     assert payload["score_grit"] is None
 
 
+def test_submit_is_a_handful_of_queries_and_a_replay_is_one(attempt, django_assert_num_queries):
+    """The storm's hot path: savepoint, the attempt locked with its assessment and teacher,
+    the scores in one statement, the update, the outbox row, release. A replay (a double
+    click) only reads the attempt."""
+    save(attempt, attempt.assessment.questions.get(kind="likert"), value=3)
+    with django_assert_num_queries(6):
+        services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
+    with django_assert_num_queries(3):  # savepoint, the attempt, release
+        services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
+
+
 def test_submit_twice_gives_one_submission(attempt):
     first = services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
     second = services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
