@@ -25,7 +25,13 @@ from apps.complaints.selectors import (
     complaint_status_fingerprint,
     dashboard_stats,
 )
-from apps.complaints.services import FILING_FIELDS, attachment_download_record, complaint_file
+from apps.complaints.services import (
+    CONTACT_FIELDS,
+    FILING_FIELDS,
+    attachment_download_record,
+    complaint_file,
+    filing_check,
+)
 from apps.core.errors import application_error_into_form
 from apps.core.exceptions import Invalid
 from apps.core.htmx import HtmxHttpRequest, page_or_partial
@@ -46,6 +52,19 @@ def _filing_refused(request: HtmxHttpRequest, form: ComplaintForm) -> HttpRespon
     return render(request, "complaints/file.html", {"form": form}, status=400)
 
 
+def _filing_problems_too(form: ComplaintForm) -> None:
+    """The filing's own rules (attachments, contact or anonymous) on what the form could
+    read, so that every problem shows in one answer, not one round after another. A contact
+    field the form refused counts as given: "give a way to contact you" would mislead."""
+    given = {name: form.cleaned_data[name] for name in FILING_FIELDS if name in form.cleaned_data}
+    if any(name in form.errors for name in CONTACT_FIELDS):
+        given["anonymous"] = True
+    try:
+        filing_check(uploads=form.cleaned_data.get("attachments") or (), **given)
+    except Invalid as error:
+        application_error_into_form(form, error)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 @rate_limit(
@@ -60,6 +79,7 @@ def file_complaint(request: HtmxHttpRequest) -> HttpResponse:
         context = {"form": ComplaintForm(), "form_error": ERR_SPAM}
         return page_or_partial(request, "complaints/file.html", "complaint-form", context, 400)
     if not form.is_valid():
+        _filing_problems_too(form)
         return _filing_refused(request, form)
     try:
         filed = complaint_file(
@@ -82,6 +102,19 @@ def validate_field(request: HtmxHttpRequest) -> HttpResponse:
     except KeyError:
         return HttpResponse(ERR_UNKNOWN_FIELD, status=400, content_type="text/plain")
     return render(request, "complaints/file.html#field-errors", {"errors": errors})
+
+
+def _filing_problems_too(form: ComplaintForm) -> None:
+    """The filing's own rules (attachments, contact or anonymous) on what the form could
+    read, so that every problem shows in one answer, not one round after another. A contact
+    field the form refused counts as given: "give a way to contact you" would mislead."""
+    given = {name: form.cleaned_data[name] for name in FILING_FIELDS if name in form.cleaned_data}
+    if any(name in form.errors for name in CONTACT_FIELDS):
+        given["anonymous"] = True
+    try:
+        filing_check(uploads=form.cleaned_data.get("attachments") or (), **given)
+    except Invalid as error:
+        application_error_into_form(form, error)
 
 
 @never_cache

@@ -162,6 +162,28 @@ def test_contact_details_or_anonymous_are_required(client, private_media):
 
 
 @pytest.mark.django_db
+def test_every_problem_of_a_filing_shows_in_one_answer(client, private_media):
+    """The form's own checks and the filing's rules together, not one round after another."""
+    data = {
+        **filing_data(contact_name="", contact_email="", description="too short"),
+        "attachments": [upload("notes.txt", b"plain text", "text/plain")],
+    }
+    response = client.post(URL, data)
+    assert_rejected(response, "Ensure this value has at least 30 characters", private_media)
+    body = response.content.decode()
+    assert "Give a way to contact you, or tick" in body
+    assert "is not an accepted file type" in body
+
+
+@pytest.mark.django_db
+def test_a_refused_contact_field_is_not_also_called_missing(client, private_media):
+    data = filing_data(contact_name="", contact_email="not-an-email")
+    response = client.post(URL, data)
+    assert_rejected(response, "Enter a valid email address", private_media)
+    assert "Give a way to contact you" not in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_garbage_form_values_get_a_400_not_a_500(client, private_media):
     data = filing_data(incident_date="yesterday-ish", contact_email="not-an-email", description="x")
     response = client.post(URL, data)

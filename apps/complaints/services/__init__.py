@@ -16,12 +16,14 @@ from apps.complaints.services.audit import (
 from apps.complaints.services.dashboard import dashboard_invalidate
 from apps.complaints.services.deadlines import complaint_escalate_overdue, due_at_for
 from apps.complaints.services.filing import (
+    CONTACT_FIELDS,
     ERR_CONTACT_OR_ANONYMOUS,
     ERR_REFERENCE_OUTSIDE_TRANSACTION,
     FILING_FIELDS,
     Filed,
     Filing,
     complaint_file,
+    filing_check,
     reference_block,
     reference_format,
 )
@@ -44,6 +46,7 @@ from apps.complaints.services.workflow import (
 )
 
 __all__ = [
+    "CONTACT_FIELDS",
     "ERR_CONTACT_OR_ANONYMOUS",
     "ERR_OUTCOME_ONLY_WHEN_CLOSED",
     "ERR_OUTCOME_REQUIRED",
@@ -67,6 +70,7 @@ __all__ = [
     "complaint_view_record",
     "dashboard_invalidate",
     "due_at_for",
+    "filing_check",
     "reference_block",
     "reference_format",
     "triage_job_timeout",

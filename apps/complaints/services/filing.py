@@ -87,7 +87,7 @@ def complaint_file(*, uploads=(), **filing: Unpack[Filing]) -> Filed:
     unknown = filing.keys() - set(FILING_FIELDS)
     if unknown:
         raise TypeError(f"complaint_file() got unexpected keyword arguments {sorted(unknown)}")
-    checked = _filing_check(filing, uploads)
+    checked = filing_check(uploads=uploads, **filing)
     if filing.get("anonymous"):
         filing.update(dict.fromkeys(CONTACT_FIELDS, ""))  # an anonymous complaint keeps none
     stored: list[StoredFile] = []
@@ -127,8 +127,10 @@ def complaint_file(*, uploads=(), **filing: Unpack[Filing]) -> Filed:
     return Filed(complaint=complaint, receipt=receipt)
 
 
-def _filing_check(filing: Filing, uploads) -> list[CheckedUpload]:
-    """Every rule at once, so the complainant can fix everything in one go."""
+def filing_check(*, uploads=(), **filing: Unpack[Filing]) -> list[CheckedUpload]:
+    """Every rule of a filing at once (Invalid, a message per field), so the complainant can
+    fix everything in one go; the checked uploads, each read once. complaint_file calls it;
+    a form whose own checks failed may too, to show these problems in the same answer."""
     errors = {}
     if not filing.get("anonymous") and not any(filing.get(name) for name in CONTACT_FIELDS):
         errors[None] = [ERR_CONTACT_OR_ANONYMOUS]
