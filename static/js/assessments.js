@@ -130,15 +130,16 @@
   // Sent again later: timeouts and rate limits (5xx too); any other refusal is final.
   var RETRIED = [408, 429];
 
-  /* A refusal shows next to its question (in the #messages pattern: a role=alert message),
-   * or in #messages when the question is not on this page; a later save clears it. */
-  function reportRefusal(url, html) {
+  /* A refusal shows next to its question (a role=alert message), or where the server said
+   * (its HX-Retarget: the message area) when the question is not on this page; a later save
+   * clears it. */
+  function reportRefusal(url, html, target) {
     var form = document.querySelector('form[action="' + new URL(url, location.href).pathname + '"]');
     var slot = form && form.closest("section.question").querySelector("[data-answer-message]");
     if (slot) {
       htmx.swap(slot, html, { swapStyle: "innerHTML" });
-    } else if (html) {
-      htmx.swap("#messages", html, { swapStyle: "innerHTML" });
+    } else if (html && target) {
+      htmx.swap(target, html, { swapStyle: "innerHTML" });
     }
   }
 
@@ -190,11 +191,11 @@
         if (seconds && countdown) {
           syncCountdown(seconds.dataset.secondsLeft);
         }
-        reportRefusal(entry.url, "");
+        reportRefusal(entry.url, "", null);
       } else {
         // Refused (bad input, deadline): final. Sending it again would be refused again and
         // hold back every later answer, so it leaves the queue and the teacher is told why.
-        reportRefusal(entry.url, html);
+        reportRefusal(entry.url, html, response.headers.get("HX-Retarget"));
       }
       queue = load().filter(function (item) {
         return item.id !== entry.id;
