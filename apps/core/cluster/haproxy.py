@@ -26,9 +26,15 @@ ERR_NO_HAPROXY = (
 _CONFIG = """\
 global
     maxconn 4096
+    # To haproxy.log (the process's stdout): only requests that went wrong (a 5xx, a
+    # connection closed early, a timeout, a retry or redispatch), with HAProxy's reason.
+    log stdout format raw local0 info
 
 defaults
     mode http
+    log global
+    option httplog
+    option dontlog-normal
     timeout connect 2s
     timeout client 60s
     timeout server 60s
