@@ -177,12 +177,15 @@ def attempt_submit(
     now = now or timezone.now()
     owner = Q(user=user) if user is not None else Q()
     with transaction.atomic(durable=True):
-        attempt = (
+        # The primary key names at most one row: no ORDER BY and LIMIT (.first()), which
+        # cost a third of this query's time to compile on the storm's hot path.
+        locked = (
             Attempt.objects.select_for_update(of=("self",))
             .select_related("assessment", "user__district", "user__batch")
             .filter(owner, pk=attempt_id)
-            .first()
+            .order_by()
         )
+        attempt = next(iter(locked), None)
         if attempt is None:
             raise AttemptNotFound(ERR_NOT_AVAILABLE)
         late = now >= attempt.deadline
