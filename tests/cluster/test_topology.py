@@ -212,9 +212,11 @@ def test_a_teacher_saves_and_submits_through_both_nodes(cluster, cluster_db):
 def test_a_node_killed_mid_load_loses_no_acknowledged_save(cluster, cluster_db):
     """kill -9 of web1's master and worker while four threads save: every save the balancer
     acknowledged is in PostgreSQL, and every save sent after the kill is acknowledged by
-    web2, at worst on its second try: a request on a kept-alive connection to the dead node
-    is closed unanswered (HAProxy does not resend a POST), and the page resends it, as it
-    resends every save that got no answer."""
+    web2 within the page's resends (MAX_TRIES): a request HAProxy had sent on one of its
+    kept-alive connections to the dead node is closed unanswered (HAProxy does not resend a
+    POST: a complaint filing is not idempotent), and the page resends it, as it resends
+    every save that got no answer. How many resends depends on how many idle connections to
+    web1 HAProxy held (seen: up to 2 under load), not on anything the test controls."""
     teacher = Teacher(cluster, cluster_db, "T1002")
     killed = threading.Event()
     acknowledged: dict[int, int] = {}  # question -> value of its last acknowledged save
@@ -254,8 +256,8 @@ def test_a_node_killed_mid_load_loses_no_acknowledged_save(cluster, cluster_db):
     assert not cluster.web["web1"].running
     sent_after = [save for saves in after_kill.values() for save in saves]
     assert len(sent_after) == LOAD_THREADS * SAVES_AFTER_KILL
+    # Every one answered 200 by web2 (a save still unanswered after MAX_TRIES is not).
     assert {(status, node) for _, status, node in sent_after} == {(200, "web2")}
-    assert max(tries for tries, _, _ in sent_after) <= 2
     assert teacher.saved() == acknowledged
     assert len(acknowledged) == len(teacher.questions)
     # Saves go on: the teacher submits through the surviving node.
