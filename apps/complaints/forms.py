@@ -7,9 +7,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.complaints.models import Category, Complaint, Sector
-from apps.complaints.services import FILING_FIELDS, MB, complaint_status_check
+from apps.complaints.services import FILING_FIELDS, MB, complaint_update_check
 from apps.core.errors import application_error_into_form
-from apps.core.exceptions import Invalid
+from apps.core.exceptions import Invalid, Refused
 from apps.core.input import AsciiDateField, model_max_length
 
 ERR_FUTURE_DATE = _("The incident date cannot be in the future.")
@@ -186,7 +186,8 @@ EDITABLE = ("status", "outcome", "priority", "assigned_to", "category", "sector"
 
 class ComplaintAdminForm(forms.ModelForm):
     """A complaint's change page: the editable columns, a note and a reply. The outcome rule
-    is the service's (complaint_status_check), shown here before anything is saved."""
+    and the lifecycle's moves are the service's (complaint_update_check), shown here before
+    anything is saved."""
 
     note = forms.CharField(
         label=_("Add an internal note"),
@@ -207,8 +208,11 @@ class ComplaintAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        changes = {name: data[name] for name in self.changed_data if name in data}
         try:
-            complaint_status_check(status=data.get("status", ""), outcome=data.get("outcome", ""))
+            complaint_update_check(complaint=self.instance, changes=changes)
         except Invalid as error:
             application_error_into_form(self, error)
+        except Refused as error:
+            self.add_error("status", error.message)
         return data

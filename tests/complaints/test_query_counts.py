@@ -42,11 +42,12 @@ def test_a_cached_dashboard_fragment(client, officer, django_assert_num_queries)
 def test_a_triage_run(reference_data, queue, django_assert_num_queries):
     complaint = complaint_file(description=GOOD_DESCRIPTION, anonymous=True).complaint
     job_id = complaint.triage_job.pk
-    # claim: the job with its complaint locked, the job and the complaint updated; then,
-    # outside any transaction, the active rules and the three reference tables; record: the
-    # complaint locked, its category, sector and act, both rows updated, the audit event.
-    # Each durable transaction is a savepoint pair in a test.
-    with django_assert_num_queries(18):
+    # claim: the job with its complaint locked, the job updated, the status move (the
+    # complaint updated, its audit event); then, outside any transaction, the active rules
+    # and the three reference tables; record: the complaint locked, its category, sector and
+    # act, the complaint updated, the status move (update, audit event), the job updated, the
+    # triage's audit event. Each durable transaction is a savepoint pair in a test.
+    with django_assert_num_queries(21):
         job = triage_run(triage_job_id=job_id)
     assert job.state == TriageJob.State.DONE
     # A duplicate delivery of a finished job: the locked read only.

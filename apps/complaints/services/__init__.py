@@ -1,7 +1,8 @@
 """Writes for complaints, one module per concern (as Zulip's zerver/actions/): filing,
-attachments, triage jobs, the officers' workflow, deadlines, the audit trail and the
-dashboard cache. Views, admin actions, management commands and jobs import the names below
-from `apps.complaints.services`; the modules import each other directly."""
+attachments, triage jobs, the lifecycle (status moves), the officers' workflow, deadlines,
+the audit trail and the dashboard cache. Views, admin actions, management commands and
+jobs import the names below from `apps.complaints.services`; the modules import each other
+directly."""
 
 from apps.complaints.services.attachments import (
     MB,
@@ -27,6 +28,14 @@ from apps.complaints.services.filing import (
     reference_block,
     reference_format,
 )
+from apps.complaints.services.lifecycle import (
+    ERR_OUTCOME_ONLY_WHEN_CLOSED,
+    ERR_OUTCOME_REQUIRED,
+    TRANSITIONS,
+    complaint_status_check,
+    complaint_transition,
+    complaint_transition_check,
+)
 from apps.complaints.services.triage_jobs import (
     TriageRetry,
     triage_job_timeout,
@@ -36,13 +45,11 @@ from apps.complaints.services.triage_jobs import (
     triage_run,
 )
 from apps.complaints.services.workflow import (
-    ERR_OUTCOME_ONLY_WHEN_CLOSED,
-    ERR_OUTCOME_REQUIRED,
     STATUSES_BEFORE_ASSIGNMENT,
     complaint_assign,
     complaint_set_status,
-    complaint_status_check,
     complaint_update,
+    complaint_update_check,
 )
 
 __all__ = [
@@ -54,6 +61,7 @@ __all__ = [
     "FILING_FIELDS",
     "MB",
     "STATUSES_BEFORE_ASSIGNMENT",
+    "TRANSITIONS",
     "Filed",
     "Filing",
     "TriageRetry",
@@ -66,7 +74,10 @@ __all__ = [
     "complaint_file",
     "complaint_set_status",
     "complaint_status_check",
+    "complaint_transition",
+    "complaint_transition_check",
     "complaint_update",
+    "complaint_update_check",
     "complaint_view_record",
     "dashboard_invalidate",
     "due_at_for",

@@ -6,10 +6,13 @@ from django.utils import timezone
 from apps.complaints.models import Attachment, Complaint, ComplaintEvent
 
 
-def event_record(complaint: Complaint, action: str, *, by=None, **detail) -> ComplaintEvent:
-    """One audit event, in the caller's transaction."""
+def event_record(
+    complaint: Complaint, action: str, *, by=None, at=None, **detail
+) -> ComplaintEvent:
+    """One audit event, in the caller's transaction; `at` is now unless the caller's change
+    has its own time (a closing's closed_at)."""
     return ComplaintEvent.objects.create(
-        complaint=complaint, action=action, actor=by, detail=detail, at=timezone.now()
+        complaint=complaint, action=action, actor=by, detail=detail, at=at or timezone.now()
     )
 
 

@@ -17,6 +17,7 @@ from apps.complaints.selectors import triage_choices, triage_jobs_stale, triage_
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 from apps.complaints.services.deadlines import due_at_for
+from apps.complaints.services.lifecycle import complaint_transition
 from apps.core.backoff import full_jitter
 from apps.core.queues import get_queue, queue_redis
 
@@ -75,7 +76,8 @@ def triage_backend() -> triage.TriageBackend:
 def _triage_claim(triage_job_id: int) -> TriageJob | None:
     with transaction.atomic(durable=True):
         job = (
-            TriageJob.objects.select_for_update(of=("self",))
+            # The complaint is locked too: its status moves below (complaint_transition).
+            TriageJob.objects.select_for_update(of=("self", "complaint"))
             .select_related("complaint")
             .filter(pk=triage_job_id)
             .first()
@@ -86,10 +88,8 @@ def _triage_claim(triage_job_id: int) -> TriageJob | None:
         job.attempts += 1
         job.updated_at = timezone.now()
         job.save(update_fields=["state", "attempts", "updated_at"])
-        complaint = job.complaint
-        if complaint.status == Complaint.Status.RECEIVED:
-            complaint.status = Complaint.Status.TRIAGING
-            complaint.save(update_fields=["status", "updated_at"])
+        if job.complaint.status == Complaint.Status.RECEIVED:
+            complaint_transition(complaint=job.complaint, to=Complaint.Status.TRIAGING, by=None)
         return job
 
 
@@ -147,11 +147,9 @@ def _triage_finish(job: TriageJob, backend, *, failed: bool, reason: str, final:
         if not final:
             return
         complaint = Complaint.objects.select_for_update().get(pk=job.complaint_id)
-        fields = _triage_stamp(complaint, backend)
+        complaint.save(update_fields=[*_triage_stamp(complaint, backend), "updated_at"])
         if complaint.status == Complaint.Status.TRIAGING:
-            complaint.status = Complaint.Status.RECEIVED
-            fields.append("status")
-        complaint.save(update_fields=[*fields, "updated_at"])
+            complaint_transition(complaint=complaint, to=Complaint.Status.RECEIVED, by=None)
         action = (
             ComplaintEvent.Action.TRIAGE_FAILED if failed else ComplaintEvent.Action.TRIAGE_MANUAL
         )
@@ -180,10 +178,9 @@ def _triage_record(job: TriageJob, backend, result: triage.TriageResult) -> None
             "due_at",
             "updated_at",
         ]
-        if complaint.status in (Complaint.Status.RECEIVED, Complaint.Status.TRIAGING):
-            complaint.status = Complaint.Status.TRIAGED
-            fields.append("status")
         complaint.save(update_fields=fields)
+        if complaint.status in (Complaint.Status.RECEIVED, Complaint.Status.TRIAGING):
+            complaint_transition(complaint=complaint, to=Complaint.Status.TRIAGED, by=None)
         job.state = TriageJob.State.DONE
         job.reason = ""
         job.updated_at = timezone.now()

@@ -1,5 +1,8 @@
 """Officers' workflow: assignment, status and outcome, priority, classification overrides,
-notes and replies. Every change is audited; closing publishes `complaint.closed`."""
+notes and replies. Every change is audited; status moves go through the lifecycle
+(services/lifecycle.py), which publishes `complaint.closed` on closing."""
+
+from copy import copy
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,11 +17,8 @@ from apps.complaints.models import (
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 from apps.complaints.services.deadlines import due_at_for
-from apps.core.exceptions import Invalid
-from apps.sync.services import outbox_event_record
+from apps.complaints.services.lifecycle import complaint_transition, complaint_transition_check
 
-ERR_OUTCOME_REQUIRED = "Choose an outcome to close a complaint."
-ERR_OUTCOME_ONLY_WHEN_CLOSED = "An outcome can only be set when the complaint is closed."
 STATUSES_BEFORE_ASSIGNMENT = (
     Complaint.Status.RECEIVED,
     Complaint.Status.TRIAGING,
@@ -30,59 +30,38 @@ def _assign(complaint: Complaint, officer, by) -> list[str]:
     if complaint.assigned_to_id == (officer.pk if officer else None):
         return []
     complaint.assigned_to = officer
-    fields = ["assigned_to"]
-    if officer and complaint.status in STATUSES_BEFORE_ASSIGNMENT:
-        complaint.status = Complaint.Status.ASSIGNED
-        fields.append("status")
     event_record(
         complaint,
         ComplaintEvent.Action.ASSIGNED,
         by=by,
         officer=officer.username if officer else None,
     )
-    return fields
+    if officer and complaint.status in STATUSES_BEFORE_ASSIGNMENT:
+        complaint_transition(complaint=complaint, to=Complaint.Status.ASSIGNED, by=by)
+    return ["assigned_to"]
 
 
-def complaint_status_check(*, status: str, outcome: str) -> None:
-    """A closed complaint has an outcome, an open one has none (Invalid otherwise)."""
-    if status == Complaint.Status.CLOSED and not outcome:
-        raise Invalid(ERR_OUTCOME_REQUIRED, code="outcome_required")
-    if outcome and status != Complaint.Status.CLOSED:
-        raise Invalid(ERR_OUTCOME_ONLY_WHEN_CLOSED, code="outcome_only_when_closed")
+def _status_after_assignment(complaint: Complaint, changes: dict) -> str:
+    """The status an edit's own status change starts from: an assignment in the same edit
+    moves a complaint not yet assigned to ASSIGNED first (see _assign)."""
+    officer = changes.get("assigned_to")
+    assigning = officer is not None and officer.pk != complaint.assigned_to_id
+    if assigning and complaint.status in STATUSES_BEFORE_ASSIGNMENT:
+        return Complaint.Status.ASSIGNED
+    return complaint.status
 
 
-def _set_status(complaint: Complaint, status: str, outcome: str, by) -> list[str]:
-    complaint_status_check(status=status, outcome=outcome)
-    if complaint.status == status and complaint.outcome == outcome:
-        return []
-    before = complaint.status
-    complaint.status, complaint.outcome = status, outcome
-    complaint.closed_at = timezone.now() if status == Complaint.Status.CLOSED else None
-    event_record(
-        complaint, ComplaintEvent.Action.STATUS, by=by, before=before, after=status, outcome=outcome
-    )
-    if status == Complaint.Status.CLOSED:
-        _complaint_closed_publish(complaint)
-    return ["status", "outcome", "closed_at"]
-
-
-def _complaint_closed_publish(complaint: Complaint) -> None:
-    key = f"complaint:{complaint.reference}"
-    outbox_event_record(
-        event_type="complaint.closed",
-        aggregate_type="complaint",
-        aggregate_key=key,
-        payload={
-            "external_key": key,
-            "reference": complaint.reference,
-            "status": complaint.status,
-            "outcome": complaint.outcome,
-            "category": complaint.category.code if complaint.category else "",
-            "sector": complaint.sector.code if complaint.sector else "",
-            "act": complaint.act.code if complaint.act else "",
-            "received_at": complaint.received_at.isoformat(),
-            "closed_at": complaint.closed_at.isoformat(),
-        },
+def complaint_update_check(*, complaint: Complaint, changes: dict) -> None:
+    """What complaint_update would refuse in these changes (the outcome rule, a move the
+    lifecycle forbids), checked before anything is saved: for the admin's change form."""
+    if "status" not in changes and "outcome" not in changes:
+        return
+    start = copy(complaint)
+    start.status = _status_after_assignment(complaint, changes)
+    complaint_transition_check(
+        complaint=start,
+        to=changes.get("status", complaint.status),
+        outcome=changes.get("outcome", complaint.outcome),
     )
 
 
@@ -166,11 +145,11 @@ def complaint_update(
             current.priority = changes["priority"]
             fields.append("priority")
         if "status" in changes or "outcome" in changes:
-            fields += _set_status(
-                current,
-                changes.get("status", current.status),
-                changes.get("outcome", current.outcome),
-                by,
+            complaint_transition(
+                complaint=current,
+                to=changes.get("status", current.status),
+                outcome=changes.get("outcome", current.outcome),
+                by=by,
             )
         if note:
             _message(current, ComplaintMessage.Kind.INTERNAL_NOTE, note, by)
@@ -196,17 +175,13 @@ def complaint_assign(*, complaint_ids, officer, by) -> int:
 
 
 def complaint_set_status(*, complaint_ids, status: str, outcome: str = "", by) -> int:
-    """Set the status of complaints (bulk action); closing needs an outcome and publishes a
-    `complaint.closed` outbox event in the same transaction."""
+    """Move complaints to a status (bulk action), each through complaint_transition; one
+    move the lifecycle refuses refuses them all (nothing changes). Returns how many moved."""
     with transaction.atomic(durable=True):
         changed = 0
         complaints = Complaint.objects.select_for_update(of=("self",)).select_related(
             "category", "sector", "act"
         )
-        for complaint in complaints.filter(pk__in=list(complaint_ids)):
-            fields = _set_status(complaint, status, outcome, by)
-            if fields:
-                complaint.save(update_fields=[*fields, "updated_at"])
-                changed += 1
-        dashboard_invalidate_on_commit()
+        for complaint in complaints.filter(pk__in=list(complaint_ids)).order_by("pk"):
+            changed += complaint_transition(complaint=complaint, to=status, outcome=outcome, by=by)
     return changed

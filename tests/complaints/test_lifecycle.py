@@ -1,0 +1,164 @@
+"""The lifecycle: every move between two statuses is either in the table and made (audited,
+dated, `complaint.closed` on closing) or refused with nothing changed."""
+
+from itertools import product
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.complaints.models import Category, Complaint, ComplaintEvent, Sector
+from apps.complaints.services import (
+    TRANSITIONS,
+    complaint_set_status,
+    complaint_transition,
+)
+from apps.core.exceptions import Refused
+from apps.sync.models import OutboxEvent
+from tests.complaints.factories import ComplaintFactory
+
+pytestmark = pytest.mark.django_db
+S = Complaint.Status
+PAIRS = [(before, after) for before, after in product(S.values, S.values) if before != after]
+CHANGELIST = reverse("admin:complaints_complaint_changelist")
+
+
+def complaint_in(status, **kwargs):
+    closed = status == S.CLOSED
+    return ComplaintFactory(
+        status=status,
+        outcome="withdrawn" if closed else "",
+        closed_at=timezone.now() if closed else None,
+        category=Category.objects.get(code="bribery"),
+        sector=Sector.objects.get(code="police"),
+        **kwargs,
+    )
+
+
+def snapshot(complaint):
+    row = Complaint.objects.values().get(pk=complaint.pk)
+    return row, ComplaintEvent.objects.count(), OutboxEvent.objects.count()
+
+
+def test_the_table_covers_every_status_and_only_statuses():
+    assert set(TRANSITIONS) == set(S.values)
+    assert all(targets <= set(S.values) for targets in TRANSITIONS.values())
+    assert not any(status in targets for status, targets in TRANSITIONS.items())
+
+
+@pytest.mark.parametrize(("before", "after"), PAIRS)
+def test_every_move_is_made_or_refused_by_the_table(officer, before, after):
+    complaint = complaint_in(before)
+    outcome = "referred" if after == S.CLOSED else ""
+    if after not in TRANSITIONS[before]:
+        unchanged = snapshot(complaint)
+        with pytest.raises(Refused) as refused:
+            complaint_transition(complaint=complaint, to=after, outcome=outcome, by=officer)
+        assert refused.value.code == "transition_forbidden"
+        message = refused.value.message
+        assert complaint.reference in message
+        assert str(S(before).label) in message and str(S(after).label) in message
+        assert snapshot(complaint) == unchanged
+        return
+    now = timezone.now()
+    assert complaint_transition(complaint=complaint, to=after, outcome=outcome, by=officer, now=now)
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.outcome) == (after, outcome)
+    event = ComplaintEvent.objects.get(complaint=complaint)
+    assert (event.action, event.actor, event.at) == (ComplaintEvent.Action.STATUS, officer, now)
+    assert event.detail == {"before": before, "after": after, "outcome": outcome}
+    published = OutboxEvent.objects.all()
+    if after == S.CLOSED:
+        assert complaint.closed_at == now
+        [closed] = published
+        assert closed.event_type == "complaint.closed"
+        assert closed.payload["outcome"] == "referred"
+        assert closed.payload["closed_at"] == now.isoformat()
+    else:
+        assert complaint.closed_at is None
+        assert not published.exists()
+
+
+@pytest.mark.parametrize("status", S.values)
+def test_the_same_status_again_changes_nothing(officer, status):
+    complaint = complaint_in(status)
+    unchanged = snapshot(complaint)
+    assert not complaint_transition(
+        complaint=complaint, to=status, outcome=complaint.outcome, by=officer
+    )
+    assert snapshot(complaint) == unchanged
+
+
+def test_a_closed_complaint_keeps_its_outcome(officer):
+    complaint = complaint_in(S.CLOSED)
+    unchanged = snapshot(complaint)
+    with pytest.raises(Refused) as refused:
+        complaint_transition(complaint=complaint, to=S.CLOSED, outcome="referred", by=officer)
+    assert refused.value.code == "outcome_final"
+    assert snapshot(complaint) == unchanged
+
+
+def test_one_forbidden_move_in_a_bulk_change_refuses_them_all(officer):
+    movable = complaint_in(S.ASSIGNED)
+    closed = complaint_in(S.CLOSED)
+    unchanged = snapshot(movable), snapshot(closed)
+    with pytest.raises(Refused):
+        complaint_set_status(
+            complaint_ids=[movable.pk, closed.pk], status=S.INVESTIGATING, by=officer
+        )
+    assert (snapshot(movable), snapshot(closed)) == unchanged
+
+
+def test_the_admin_bulk_action_shows_a_forbidden_move_and_changes_nothing(client, officer):
+    client.force_login(officer)
+    movable, closed = complaint_in(S.ASSIGNED), complaint_in(S.CLOSED)
+    unchanged = snapshot(movable), snapshot(closed)
+    data = {
+        "action": "set_status",
+        "_selected_action": [movable.pk, closed.pk],
+        "status": S.INVESTIGATING,
+        "outcome": "",
+    }
+    response = client.post(CHANGELIST, data, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"{closed.reference}: a complaint that is “Closed” cannot be made" in page
+    assert (snapshot(movable), snapshot(closed)) == unchanged
+
+
+def change(client, complaint, **fields):
+    data = {
+        "status": complaint.status,
+        "outcome": complaint.outcome,
+        "priority": complaint.priority,
+        "assigned_to": complaint.assigned_to_id or "",
+        "category": complaint.category_id or "",
+        "sector": complaint.sector_id or "",
+        "act": complaint.act_id or "",
+        "note": "",
+        "reply": "",
+        **fields,
+    }
+    url = reverse("admin:complaints_complaint_change", args=[complaint.pk])
+    return client.post(url, data)
+
+
+def test_the_change_form_shows_a_forbidden_move_and_saves_nothing(client, officer):
+    client.force_login(officer)
+    complaint = complaint_in(S.TRIAGED)
+    unchanged = snapshot(complaint)
+    response = change(client, complaint, status=S.INVESTIGATING)
+    assert response.status_code == 200
+    assert "cannot be made “Investigating”" in response.content.decode()
+    assert snapshot(complaint) == unchanged
+
+
+def test_an_assignment_in_the_same_edit_opens_the_moves_of_an_assigned_complaint(client, officer):
+    client.force_login(officer)
+    complaint = complaint_in(S.TRIAGED)
+    response = change(client, complaint, status=S.INVESTIGATING, assigned_to=officer.pk)
+    assert response.status_code == 302
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.assigned_to) == (S.INVESTIGATING, officer)
+    moves = ComplaintEvent.objects.filter(complaint=complaint, action=ComplaintEvent.Action.STATUS)
+    assert [e.detail["after"] for e in moves.order_by("pk")] == [S.ASSIGNED, S.INVESTIGATING]
