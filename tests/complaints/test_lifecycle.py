@@ -5,7 +5,7 @@ from itertools import product
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from apps.complaints.models import Category, Complaint, ComplaintEvent, Sector
 from apps.complaints.services import (
@@ -87,6 +87,16 @@ def test_the_same_status_again_changes_nothing(officer, status):
         complaint=complaint, to=status, outcome=complaint.outcome, by=officer
     )
     assert snapshot(complaint) == unchanged
+
+
+def test_a_refusal_is_in_the_officers_language(officer):
+    complaint = complaint_in(S.CLOSED)
+    with translation.override("ms"), pytest.raises(Refused) as refused:
+        complaint_transition(complaint=complaint, to=S.INVESTIGATING, by=officer)
+    assert refused.value.message == (
+        f"{complaint.reference}: aduan yang berstatus “Ditutup” tidak boleh dijadikan "
+        "“Sedang disiasat”."
+    )
 
 
 def test_a_closed_complaint_keeps_its_outcome(officer):
