@@ -1,5 +1,8 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.helpers import ActionForm
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from apps.assessments import services
 from apps.assessments.models import (
@@ -7,11 +10,15 @@ from apps.assessments.models import (
     Assessment,
     Assignment,
     Attempt,
+    AttemptAdjustment,
     Choice,
     Question,
     ScoreBand,
 )
 from apps.core.admin import GuardedChangeListMixin
+from apps.core.errors import application_error_message
+from apps.core.exceptions import ApplicationError, Invalid
+from apps.core.input import parse_int
 
 
 class QuestionInline(admin.TabularInline):
@@ -109,8 +116,43 @@ class AssignmentAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         transaction.on_commit(services.dashboard_invalidate)
 
 
+class IncidentActionForm(ActionForm):
+    """The action bar's fields for the incident actions (services/incidents.py)."""
+
+    minutes = forms.CharField(label=_("extra minutes"), required=False, max_length=4)
+    reason = forms.CharField(label=_("reason (the incident)"), required=False, max_length=500)
+
+
+def _incident_input(request) -> tuple[int | None, str]:
+    """The action bar's minutes (None when not a whole number in range: the service then
+    says what it takes) and reason."""
+    try:
+        minutes = parse_int(
+            request.POST.get("minutes", "").strip(),
+            minimum=services.EXTRA_MINUTES_MIN,
+            maximum=services.EXTRA_MINUTES_MAX,
+        )
+    except ValueError:
+        minutes = None
+    return minutes, request.POST.get("reason", "")
+
+
+class AttemptAdjustmentInline(admin.TabularInline):
+    model = AttemptAdjustment
+    fields = ["created_at", "kind", "minutes", "old_deadline", "new_deadline", "by", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Attempt)
 class AttemptAdmin(GuardedChangeListMixin, admin.ModelAdmin):
+    action_form = IncidentActionForm
+    actions = ["give_extra_minutes", "reopen"]
+    inlines = [AttemptAdjustmentInline]
     list_display = [
         "assessment",
         "user",
@@ -127,4 +169,75 @@ class AttemptAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     readonly_fields = [field.name for field in Attempt._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    @admin.action(
+        description=_("Give extra minutes (running attempts; fill in the action bar)"),
+        permissions=["change"],
+    )
+    def give_extra_minutes(self, request, queryset):
+        minutes, reason = _incident_input(request)
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            adjustments = services.attempts_extend(
+                attempt_ids=ids, minutes=minutes, reason=reason, by=request.user
+            )
+        except ApplicationError as error:
+            application_error_message(request, error)
+            return
+        self.message_user(
+            request,
+            _("%(n)s of %(selected)s selected attempt(s) were running and got %(minutes)s extra "
+              "minute(s).")
+            % {"n": len(adjustments), "selected": len(ids), "minutes": minutes},
+        )  # fmt: skip
+
+    @admin.action(
+        description=_("Re-open (submitted automatically during an incident)"),
+        permissions=["change"],
+    )
+    def reopen(self, request, queryset):
+        minutes, reason = _incident_input(request)
+        reopened = 0
+        for attempt in queryset.order_by("pk"):
+            try:
+                services.attempt_reopen(
+                    attempt=attempt, minutes=minutes, reason=reason, by=request.user
+                )
+            except Invalid as error:  # the minutes or the reason: the same for every attempt
+                application_error_message(request, error)
+                return
+            except ApplicationError as error:  # this attempt's refusal: the others still go
+                application_error_message(request, error)
+                continue
+            reopened += 1
+        if reopened:
+            self.message_user(request, _("%(n)s attempt(s) re-opened.") % {"n": reopened})
+
+
+@admin.register(AttemptAdjustment)
+class AttemptAdjustmentAdmin(GuardedChangeListMixin, admin.ModelAdmin):
+    """The incident tools' audit rows: append-only."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "attempt",
+        "minutes",
+        "old_deadline",
+        "new_deadline",
+        "by",
+    ]
+    list_filter = ["kind", "attempt__assessment"]
+    list_select_related = ["attempt__assessment", "attempt__user", "by"]
+    search_fields = ["reason", "attempt__user__username"]
+    readonly_fields = [field.name for field in AttemptAdjustment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

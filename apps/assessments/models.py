@@ -244,3 +244,30 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attempt_id}/{self.question_id}"
+
+
+class AttemptAdjustment(models.Model):
+    """The audit row of a staff incident tool (services/incidents.py): who gave an attempt
+    extra minutes or re-opened it after an automatic submit, why, and its deadline before
+    and after. Append-only."""
+
+    class Kind(models.TextChoices):
+        EXTENDED = "extended", _("Extra minutes")
+        REOPENED = "reopened", _("Re-opened")
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.PROTECT, related_name="adjustments")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind)
+    minutes = models.PositiveSmallIntegerField(_("minutes"))
+    reason = models.TextField(_("reason"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+    )
+    old_deadline = models.DateTimeField(_("deadline before"))
+    new_deadline = models.DateTimeField(_("deadline after"))
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} +{self.minutes} ({self.attempt_id})"

@@ -2,7 +2,8 @@
 content versions (and the dashboard cache with them); `deadlines` computes an attempt's
 deadline (accommodations included) and schedules its auto-submit; `start` starts an attempt;
 `answers` checks and saves an answer (the hot path: one SQL statement); `submit` scores and
-submits, and sweeps the attempts whose job was lost; `errors` holds the refusals.
+submits, and sweeps the attempts whose job was lost; `incidents` gives running attempts extra
+minutes or re-opens auto-submitted ones, with an audit row; `errors` holds the refusals.
 
 Views, admin, commands and jobs import the names below from `apps.assessments.services`, so
 a rule lives here once; the modules import each other directly."""
@@ -44,6 +45,12 @@ from apps.assessments.services.errors import (
     AttemptNotFound,
     AttemptRefused,
 )
+from apps.assessments.services.incidents import (
+    EXTRA_MINUTES_MAX,
+    EXTRA_MINUTES_MIN,
+    attempt_reopen,
+    attempts_extend,
+)
 from apps.assessments.services.start import attempt_start
 from apps.assessments.services.submit import (
     EVENT_ATTEMPT_SUBMITTED,
@@ -79,6 +86,8 @@ __all__ = [
     "ERR_WRONG_ATTEMPT_NUMBER",
     "ERR_WRONG_FIELD",
     "EVENT_ATTEMPT_SUBMITTED",
+    "EXTRA_MINUTES_MAX",
+    "EXTRA_MINUTES_MIN",
     "AnswerInput",
     "AnswerInvalid",
     "AnswerSaved",
@@ -98,9 +107,11 @@ __all__ = [
     "attempt_deadline",
     "attempt_deadline_refresh",
     "attempt_number_parse",
+    "attempt_reopen",
     "attempt_scores",
     "attempt_start",
     "attempt_submit",
+    "attempts_extend",
     "attempts_submit_expired",
     "dashboard_invalidate",
 ]

@@ -163,7 +163,7 @@ class Submitted:
     late: bool  # the deadline had passed: submitted automatically, the caller is refused
 
 
-def _results_invalidate(assessment_id: int) -> None:
+def results_invalidate(assessment_id: int) -> None:
     generation_bump(selectors.results_generation_key(assessment_id))
 
 
@@ -213,7 +213,7 @@ def attempt_submit(
             aggregate_key=f"attempt:{attempt.pk}",
             payload=_submitted_payload(attempt),
         )
-        transaction.on_commit(lambda: _results_invalidate(attempt.assessment_id), robust=True)
+        transaction.on_commit(lambda: results_invalidate(attempt.assessment_id), robust=True)
     return Submitted(attempt=attempt, late=late and not auto)
 
 
