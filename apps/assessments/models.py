@@ -260,11 +260,14 @@ class AttemptAdjustment(models.Model):
     minutes = models.PositiveSmallIntegerField(_("minutes"))
     reason = models.TextField(_("reason"))
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("done by"),
     )
     old_deadline = models.DateTimeField(_("deadline before"))
     new_deadline = models.DateTimeField(_("deadline after"))
-    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

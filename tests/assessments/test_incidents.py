@@ -9,7 +9,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rq.registry import ScheduledJobRegistry
 
 from apps.assessments import services
@@ -279,3 +279,12 @@ def test_admin_reopens_only_auto_submitted_attempts(client, staff, cohort):
     page = client.get(reverse("admin:assessments_attempt_change", args=[auto.pk]))
     assert REASON in page.content.decode()
     assert client.get(reverse("admin:assessments_attemptadjustment_changelist")).status_code == 200
+
+
+def test_a_refusal_reads_in_the_staff_members_language(staff, attempt):
+    with translation.override("ms"), pytest.raises(services.AttemptRefused) as raised:
+        services.attempt_reopen(attempt=attempt, minutes=10, reason=REASON, by=staff)
+    assert raised.value.message == (
+        f"Percubaan {attempt.pk} tidak dihantar secara automatik: hanya percubaan sedemikian "
+        "boleh dibuka semula."
+    )

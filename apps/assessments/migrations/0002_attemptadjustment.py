@@ -20,9 +20,9 @@ class Migration(migrations.Migration):
                 ('reason', models.TextField(verbose_name='reason')),
                 ('old_deadline', models.DateTimeField(verbose_name='deadline before')),
                 ('new_deadline', models.DateTimeField(verbose_name='deadline after')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='at')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='recorded')),
                 ('attempt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='adjustments', to='assessments.attempt')),
-                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
+                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='done by')),
             ],
             options={
                 'ordering': ['-created_at', '-pk'],
