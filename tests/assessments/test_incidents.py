@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from rq.registry import ScheduledJobRegistry
 
-from apps.assessments import services
+from apps.assessments import selectors, services
 from apps.assessments.models import Attempt, AttemptAdjustment
 from apps.core.exceptions import Invalid
 from apps.sync.models import OutboxEvent
@@ -288,3 +288,20 @@ def test_a_refusal_reads_in_the_staff_members_language(staff, attempt):
         f"Percubaan {attempt.pk} tidak dihantar secara automatik: hanya percubaan sedemikian "
         "boleh dibuka semula."
     )
+
+
+def test_an_attempt_extended_past_its_window_stays_on_the_teachers_dashboard(
+    client, quiz, staff, attempt
+):
+    """The window closes (the incident ran to its end) while the teacher has extra time:
+    the dashboard still offers "Continue", closing at the attempt's own deadline."""
+    extend(quiz, staff, minutes=30)
+    attempt.refresh_from_db()
+    quiz.window.closes_at = timezone.now() - timedelta(minutes=1)
+    quiz.window.save(update_fields=["closes_at"])
+    services.dashboard_invalidate()
+    client.force_login(attempt.user)
+    page = client.get(reverse("assessments:dashboard")).content.decode()
+    assert reverse("assessments:take", args=[attempt.pk]) in page
+    board = selectors.teacher_dashboard(user=attempt.user, now=timezone.now())
+    assert [(e.running.pk, e.closes_at) for e in board.open] == [(attempt.pk, attempt.deadline)]

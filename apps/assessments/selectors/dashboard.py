@@ -90,6 +90,24 @@ def teacher_dashboard(*, user, now: datetime) -> Dashboard:
             entry.next_number = len(mine) + 1
         if entry.running or entry.next_number:
             dashboard.open.append(entry)
+    # An attempt still running whose window is not listed: its window closed while staff
+    # gave it extra time (an incident) or it is a window of another cohort. The teacher
+    # must still find it; it closes at its own deadline.
+    for attempt in attempts:
+        if attempt.is_running(now) and attempt.assessment_id not in seen:
+            seen.add(attempt.assessment_id)
+            dashboard.open.append(
+                DashboardEntry(
+                    assignment_id=attempt.assignment_id,
+                    assessment_id=attempt.assessment_id,
+                    title=attempt.assessment.title,
+                    kind=attempt.assessment.kind,
+                    time_limit_minutes=attempt.assessment.time_limit_minutes,
+                    opens_at=attempt.started_at,
+                    closes_at=attempt.deadline,
+                    running=attempt,
+                )
+            )
     return dashboard
 
 
