@@ -210,10 +210,10 @@ def test_choice_of_another_question_and_unknown_question(
         answer_url(attempt, quiz.q["single"]), {"choice": foreign}, **HTMX
     )
     assert (response.status_code, response["HX-Retarget"]) == (400, "#messages")
-    assert services.ERR_FOREIGN_CHOICE in body(response)
+    assert str(services.ERR_FOREIGN_CHOICE) in body(response)
     response = teacher_client.post(answer_url(attempt, questionnaire.items[0]), {"value": 3})
     assert response.status_code == 400
-    assert services.ERR_UNKNOWN_QUESTION in body(response)
+    assert str(services.ERR_UNKNOWN_QUESTION) in body(response)
     assert not Answer.objects.exists()
 
 
@@ -231,7 +231,7 @@ def test_save_after_the_deadline_is_409_and_the_attempt_auto_submitted(
     Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     response = teacher_client.post(answer_url(attempt, quiz.q["text"]), {"text": "Paris"}, **HTMX)
     assert response.status_code == 409
-    assert services.ERR_DEADLINE_PASSED in body(response)
+    assert str(services.ERR_DEADLINE_PASSED) in body(response)
     attempt.refresh_from_db()
     assert attempt.auto_submitted and attempt.total_score == 4
     page = teacher_client.get(reverse("assessments:take", args=[attempt.pk]), follow=True)
@@ -276,9 +276,9 @@ def test_submit_after_the_deadline_is_refused_with_the_message(teacher_client, a
     url = reverse("assessments:submit", args=[attempt.pk])
     response = teacher_client.post(url, **HTMX)
     assert response.status_code == 409
-    assert services.ERR_DEADLINE_PASSED in body(response)
+    assert str(services.ERR_DEADLINE_PASSED) in body(response)
     page = teacher_client.post(url, follow=True)
-    assert services.ERR_DEADLINE_PASSED in body(page)
+    assert str(services.ERR_DEADLINE_PASSED) in body(page)
     attempt.refresh_from_db()
     assert attempt.auto_submitted
 
@@ -383,3 +383,23 @@ def test_concurrent_submit_requests_give_one_submission(teacher, quiz):
     assert not in_threads(*[post(client) for client in clients])
     assert statuses == [302] * 5
     assert OutboxEvent.objects.filter(aggregate_key=f"attempt:{attempt.pk}").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("hi", "केवल एक उत्तर चुनें।"),
+        ("ms", "Pilih satu jawapan sahaja."),
+        ("en", "Choose one answer only."),
+    ],
+)
+def test_a_refused_answer_is_explained_in_the_teachers_language(
+    teacher_client, attempt, quiz, language, expected
+):
+    teacher_client.cookies["django_language"] = language
+    choices = [c.pk for c in quiz.q["single"].choices.all()][:2]
+    response = teacher_client.post(
+        answer_url(attempt, quiz.q["single"]), {"choice": choices}, **HTMX
+    )
+    assert response.status_code == 400
+    assert expected in body(response)

@@ -181,7 +181,7 @@ def test_closing_needs_an_outcome_and_writes_an_outbox_event(client, officer):
     [complaint] = make(1)
     response = client.post(change_url(complaint), form_data(complaint, status="closed"))
     assert response.status_code == 200
-    assert ERR_OUTCOME_REQUIRED in response.content.decode()
+    assert str(ERR_OUTCOME_REQUIRED) in response.content.decode()
     assert not OutboxEvent.objects.exists()
     response = client.post(
         change_url(complaint), form_data(complaint, status="closed", outcome="substantiated")
@@ -218,7 +218,7 @@ def test_bulk_assign_to_me_and_set_status(client, officer):
     assert set(Complaint.objects.values_list("status", "outcome")) == {("closed", "referred")}
     assert OutboxEvent.objects.filter(event_type="complaint.closed").count() == 3
     response = action(client, "set_status", complaints, status="closed", outcome="", follow=True)
-    assert ERR_OUTCOME_REQUIRED in response.content.decode()
+    assert str(ERR_OUTCOME_REQUIRED) in response.content.decode()
 
 
 def test_bulk_requeue_triage(client, officer, queue):

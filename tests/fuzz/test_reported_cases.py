@@ -44,7 +44,7 @@ def teacher_client(client, teacher):
 def test_start_with_a_bad_number(debug, teacher_client, quiz, number, message):
     response = teacher_client.post(reverse("assessments:start", args=[quiz.pk]), {"number": number})
     assert response.status_code == 400
-    assert message in response.content.decode()
+    assert str(message) in response.content.decode()
     assert not Attempt.objects.exists()
 
 
@@ -75,7 +75,7 @@ def test_answer_refused_with_a_message(debug, teacher_client, attempt, quiz, kin
     url = reverse("assessments:answer", args=[attempt.pk, quiz.q[kind].pk])
     response = teacher_client.post(url, data, headers={"HX-Request": "true"})
     assert response.status_code == 400
-    assert message in response.content.decode()
+    assert str(message) in response.content.decode()
     assert not Answer.objects.exists()
 
 

@@ -6,6 +6,7 @@ checked, audited and dated the same way, and closing always publishes `complaint
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.complaints.models import Complaint, ComplaintEvent
 from apps.complaints.services.audit import event_record
@@ -14,8 +15,10 @@ from apps.core.exceptions import Invalid, Refused
 from apps.sync.services import outbox_event_record
 
 S = Complaint.Status
-ERR_OUTCOME_REQUIRED = "Choose an outcome to close a complaint."
-ERR_OUTCOME_ONLY_WHEN_CLOSED = "An outcome can only be set when the complaint is closed."
+ERR_OUTCOME_REQUIRED = gettext_lazy("Choose an outcome to close a complaint.")
+ERR_OUTCOME_ONLY_WHEN_CLOSED = gettext_lazy(
+    "An outcome can only be set when the complaint is closed."
+)
 
 # From each status, the statuses a complaint may move to, and why each move exists.
 TRANSITIONS: dict[str, frozenset[str]] = {
