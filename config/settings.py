@@ -275,6 +275,9 @@ ASSESSMENTS_RESULTS_REFRESH_SECONDS = env.int("ASSESSMENTS_RESULTS_REFRESH_SECON
 ASSESSMENTS_SAVE_RATE_LIMIT = env.str("ASSESSMENTS_SAVE_RATE_LIMIT", default="300/m")
 ASSESSMENTS_TEXT_MAX_LENGTH = env.int("ASSESSMENTS_TEXT_MAX_LENGTH", default=2000)
 ASSESSMENTS_AUTOSUBMIT_QUEUE = env.str("ASSESSMENTS_AUTOSUBMIT_QUEUE", default="high")
+# Signs teachers' answer receipts (services/receipts.py, with a fixed salt). Set it apart from
+# SECRET_KEY so that receipts stay verifiable when SECRET_KEY is rotated.
+ASSESSMENTS_RECEIPT_KEY = env.str("ASSESSMENTS_RECEIPT_KEY", default=SECRET_KEY)
 
 # --- Complaints ------------------------------------------------------------------------
 COMPLAINTS_MAX_FILE_MB = env.int("COMPLAINTS_MAX_FILE_MB", default=25)
