@@ -18,6 +18,7 @@ urlpatterns = [
     path("attempts/<int:attempt_id>/review/", views.review, name="review"),
     path("attempts/<int:attempt_id>/submit/", views.submit, name="submit"),
     path("attempts/<int:attempt_id>/result/", views.result, name="result"),
+    path("attempts/<int:attempt_id>/receipt/", views.receipt, name="receipt"),
     path("results/", views.results_index, name="results"),
     path("results/<int:assessment_id>/", views.results_detail, name="results-detail"),
 ]

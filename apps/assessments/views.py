@@ -191,6 +191,20 @@ def result(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
 
 
 @require_GET
+@login_required
+def receipt(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
+    """The signed receipt of the teacher's own submitted attempt, as a JSON download
+    (2 queries with the user cached: the attempt, its answers)."""
+    try:
+        document = services.attempt_receipt(attempt_id=attempt_id, user=request.user)
+    except services.AssessmentError as error:
+        return _refusal(request, error)
+    response = HttpResponse(services.receipt_dumps(document), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="receipt-{attempt_id}.json"'
+    return response
+
+
+@require_GET
 @staff_member_required
 def preview(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=assessment_id)

@@ -3,7 +3,8 @@ content versions (and the dashboard cache with them); `deadlines` computes an at
 deadline (accommodations included) and schedules its auto-submit; `start` starts an attempt;
 `answers` checks and saves an answer (the hot path: one SQL statement); `submit` scores and
 submits, and sweeps the attempts whose job was lost; `incidents` gives running attempts extra
-minutes or re-opens auto-submitted ones, with an audit row; `errors` holds the refusals.
+minutes or re-opens auto-submitted ones, with an audit row; `receipts` signs a submitted
+attempt's answers for its teacher and checks such a receipt; `errors` holds the refusals.
 
 Views, admin, commands and jobs import the names below from `apps.assessments.services`, so
 a rule lives here once; the modules import each other directly."""
@@ -51,6 +52,15 @@ from apps.assessments.services.incidents import (
     attempt_reopen,
     attempts_extend,
 )
+from apps.assessments.services.receipts import (
+    ERR_RECEIPT_NOT_SUBMITTED,
+    ReceiptCheck,
+    ReceiptInvalid,
+    attempt_receipt,
+    receipt_check,
+    receipt_dumps,
+    receipt_loads,
+)
 from apps.assessments.services.start import attempt_start
 from apps.assessments.services.submit import (
     EVENT_ATTEMPT_SUBMITTED,
@@ -79,6 +89,7 @@ __all__ = [
     "ERR_NOT_A_NUMBER",
     "ERR_NO_ATTEMPTS_LEFT",
     "ERR_ONE_CHOICE",
+    "ERR_RECEIPT_NOT_SUBMITTED",
     "ERR_TEXT_NUL",
     "ERR_TEXT_TOO_LONG",
     "ERR_UNKNOWN_QUESTION",
@@ -96,6 +107,8 @@ __all__ = [
     "AttemptNotFound",
     "AttemptRefused",
     "CleanAnswer",
+    "ReceiptCheck",
+    "ReceiptInvalid",
     "Scores",
     "Submitted",
     "accommodation_set",
@@ -107,6 +120,7 @@ __all__ = [
     "attempt_deadline",
     "attempt_deadline_refresh",
     "attempt_number_parse",
+    "attempt_receipt",
     "attempt_reopen",
     "attempt_scores",
     "attempt_start",
@@ -114,4 +128,7 @@ __all__ = [
     "attempts_extend",
     "attempts_submit_expired",
     "dashboard_invalidate",
+    "receipt_check",
+    "receipt_dumps",
+    "receipt_loads",
 ]
