@@ -9,7 +9,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from apps.complaints import selectors, services
-from apps.complaints.admin_filters import AssignedOfficerFilter, OverdueFilter, TriageStateFilter
+from apps.complaints.admin_filters import (
+    AssignedOfficerFilter,
+    OverdueFilter,
+    PurgeDueFilter,
+    TriageStateFilter,
+)
 from apps.complaints.forms import EDITABLE, ComplaintAdminForm, StatusActionForm
 from apps.complaints.models import (
     TEXT_SEARCH_FIELDS,
@@ -61,6 +66,8 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         "act",
         AssignedOfficerFilter,
         OverdueFilter,
+        PurgeDueFilter,
+        "legal_hold",
         "priority",
         "received_at",
     ]
@@ -78,6 +85,7 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         "due",
         "escalated_at",
         "closed_at",
+        "purged_at",
         "description",
         "incident_date",
         "incident_place",
@@ -105,6 +113,7 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         (_("Triage"), {"fields": ["triage_result", "category", "sector", "act"]}),
         (_("Work"), {"fields": ["status", "outcome", "priority", "assigned_to"]}),
         (_("Messages"), {"fields": ["public_replies", "reply", "internal_notes", "note"]}),
+        (_("Retention"), {"fields": ["legal_hold", "purged_at"]}),
         (_("Audit trail"), {"fields": ["audit_trail"], "classes": ["collapse"]}),
     ]
 
@@ -228,6 +237,10 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
             note=form.cleaned_data.get("note", ""),
             reply=form.cleaned_data.get("reply", ""),
         )
+        if "legal_hold" in form.changed_data:
+            services.complaint_legal_hold_set(
+                complaint=obj, hold=form.cleaned_data["legal_hold"], by=request.user
+            )
 
     # --- bulk actions ---
 
@@ -319,7 +332,7 @@ class TriageOverrideAdmin(ReadOnlyAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(GuardedChangeListMixin, admin.ModelAdmin):
-    list_display = ["name", "code", "sla_days"]
+    list_display = ["name", "code", "sla_days", "retention_days"]
     search_fields = ["name", "code"]
 
 

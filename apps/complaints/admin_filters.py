@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.complaints import selectors
+from apps.complaints import selectors, services
 from apps.complaints.models import TriageJob
 from apps.core.admin import OfferedChoicesListFilter
 
@@ -44,3 +44,20 @@ class AssignedOfficerFilter(OfferedChoicesListFilter):
         if self.value() == "none":
             return queryset.filter(assigned_to__isnull=True)
         return queryset.filter(assigned_to_id=self.value()) if self.value() else queryset
+
+
+class PurgeDueFilter(OfferedChoicesListFilter):
+    """The supervisors' list of closed complaints the retention purge will take soon: time to
+    set a legal hold on any that must be kept."""
+
+    title = _("retention")
+    parameter_name = "purge"
+
+    def lookups(self, request, model_admin):
+        return [("30", _("Purge due within 30 days"))]
+
+    def queryset(self, request, queryset):
+        if self.value() != "30":
+            return queryset
+        due = services.retention_due(within=services.SUPERVISOR_NOTICE)
+        return queryset.filter(pk__in=due.values("pk"))

@@ -7,6 +7,7 @@ import re
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -21,10 +22,23 @@ class Category(models.Model):
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
     sla_days = models.PositiveSmallIntegerField(_("SLA (days)"), default=30)
+    retention_days = models.PositiveIntegerField(
+        _("retention (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Days after closing until a complaint is purged; empty keeps it forever."),
+    )
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(retention_days__isnull=True) | Q(retention_days__gt=0),
+                name="category_retention_positive",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -151,6 +165,14 @@ class Complaint(models.Model):
     due_at = models.DateTimeField(_("due"))
     escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Retention (services/retention.py): a hold keeps a closed complaint past its category's
+    # retention; purged_at is when its text, contact and files were removed.
+    legal_hold = models.BooleanField(
+        _("legal hold"),
+        default=False,
+        help_text=_("Keeps the complaint whole past its retention period."),
+    )
+    purged_at = models.DateTimeField(_("purged"), null=True, blank=True, editable=False)
 
     # The classification officers work with: the AI's unless overridden (TriageOverride).
     # Each foreign key leads a (key, -received_at) index below, so no index of its own.
@@ -339,6 +361,8 @@ class ComplaintEvent(models.Model):
         REPLY = "reply", _("Public reply sent")
         ESCALATED = "escalated", _("Escalated as overdue")
         EXPORTED = "exported", _("Exported")
+        LEGAL_HOLD = "legal_hold", _("Legal hold changed")
+        PURGED = "purged", _("Purged after retention")
 
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=20, choices=Action)

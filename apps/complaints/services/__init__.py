@@ -1,6 +1,6 @@
 """Writes for complaints, one module per concern (as Zulip's zerver/actions/): filing,
 attachments, triage jobs, the lifecycle (status moves), the officers' workflow, deadlines,
-the audit trail and the dashboard cache. Views, admin actions, management commands and
+the audit trail, retention and the dashboard cache. Views, admin actions, management commands and
 jobs import the names below from `apps.complaints.services`; the modules import each other
 directly."""
 
@@ -36,6 +36,13 @@ from apps.complaints.services.lifecycle import (
     complaint_transition,
     complaint_transition_check,
 )
+from apps.complaints.services.retention import (
+    REDACTED,
+    SUPERVISOR_NOTICE,
+    complaint_legal_hold_set,
+    complaint_purge,
+    retention_due,
+)
 from apps.complaints.services.triage_jobs import (
     TriageRetry,
     triage_job_timeout,
@@ -60,7 +67,9 @@ __all__ = [
     "ERR_REFERENCE_OUTSIDE_TRANSACTION",
     "FILING_FIELDS",
     "MB",
+    "REDACTED",
     "STATUSES_BEFORE_ASSIGNMENT",
+    "SUPERVISOR_NOTICE",
     "TRANSITIONS",
     "Filed",
     "Filing",
@@ -72,6 +81,8 @@ __all__ = [
     "complaint_escalate_overdue",
     "complaint_export_record",
     "complaint_file",
+    "complaint_legal_hold_set",
+    "complaint_purge",
     "complaint_set_status",
     "complaint_status_check",
     "complaint_transition",
@@ -84,6 +95,7 @@ __all__ = [
     "filing_check",
     "reference_block",
     "reference_format",
+    "retention_due",
     "triage_job_timeout",
     "triage_requeue",
     "triage_requeue_stale",
