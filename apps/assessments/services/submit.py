@@ -174,7 +174,7 @@ def attempt_submit(
     and record the outbox event, all in one transaction. Submitting again returns the same
     attempt. After the deadline the attempt is submitted automatically from the answers
     saved in time and the result says `late`. `user` None: the system (job, sweeper)."""
-    now = now or timezone.now()
+    given_now = now
     owner = Q(user=user) if user is not None else Q()
     with transaction.atomic(durable=True):
         # The primary key names at most one row: no ORDER BY and LIMIT (.first()), which
@@ -188,6 +188,9 @@ def attempt_submit(
         attempt = next(iter(locked), None)
         if attempt is None:
             raise AttemptNotFound(ERR_NOT_AVAILABLE)
+        # The clock is read once the lock is held: a save that got in before the lock was
+        # stamped earlier, so submitted_at never precedes an answer the score counted.
+        now = given_now or timezone.now()
         late = now >= attempt.deadline
         if attempt.is_submitted:
             return Submitted(attempt=attempt, late=late and attempt.auto_submitted and not auto)
