@@ -15,7 +15,7 @@ from apps.assessments.models import (
     Question,
     ScoreBand,
 )
-from apps.core.admin import GuardedChangeListMixin
+from apps.core.admin import AppendOnlyAdmin, GuardedChangeListMixin
 from apps.core.errors import application_error_message
 from apps.core.exceptions import ApplicationError, Invalid
 from apps.core.input import parse_int
@@ -216,7 +216,7 @@ class AttemptAdmin(GuardedChangeListMixin, admin.ModelAdmin):
 
 
 @admin.register(AttemptAdjustment)
-class AttemptAdjustmentAdmin(GuardedChangeListMixin, admin.ModelAdmin):
+class AttemptAdjustmentAdmin(AppendOnlyAdmin):
     """The incident tools' audit rows: append-only."""
 
     list_display = [
@@ -232,12 +232,3 @@ class AttemptAdjustmentAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_select_related = ["attempt__assessment", "attempt__user", "by"]
     search_fields = ["reason", "attempt__user__username"]
     readonly_fields = [field.name for field in AttemptAdjustment._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -27,7 +27,7 @@ from apps.complaints.models import (
     TriageOverride,
     TriageRule,
 )
-from apps.core.admin import GuardedChangeListMixin
+from apps.core.admin import AppendOnlyAdmin, GuardedChangeListMixin
 from apps.core.csv_safe import csv_writer
 from apps.core.errors import application_error_message
 from apps.core.exceptions import ApplicationError
@@ -294,21 +294,8 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         return response
 
 
-class ReadOnlyAdmin(GuardedChangeListMixin, admin.ModelAdmin):
-    """Append-only records: nobody edits or deletes them in the admin."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ComplaintEvent)
-class ComplaintEventAdmin(ReadOnlyAdmin):
+class ComplaintEventAdmin(AppendOnlyAdmin):
     list_display = ["at", "complaint", "action", "actor"]
     list_filter = ["action", "at"]
     list_select_related = ["complaint", "actor"]
@@ -318,7 +305,7 @@ class ComplaintEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TriageOverride)
-class TriageOverrideAdmin(ReadOnlyAdmin):
+class TriageOverrideAdmin(AppendOnlyAdmin):
     list_display = ["at", "complaint", "field", "original", "new", "backend", "by"]
     list_filter = ["field", "backend"]
     list_select_related = ["complaint", "by"]

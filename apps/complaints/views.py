@@ -104,19 +104,6 @@ def validate_field(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "complaints/file.html#field-errors", {"errors": errors})
 
 
-def _filing_problems_too(form: ComplaintForm) -> None:
-    """The filing's own rules (attachments, contact or anonymous) on what the form could
-    read, so that every problem shows in one answer, not one round after another. A contact
-    field the form refused counts as given: "give a way to contact you" would mislead."""
-    given = {name: form.cleaned_data[name] for name in FILING_FIELDS if name in form.cleaned_data}
-    if any(name in form.errors for name in CONTACT_FIELDS):
-        given["anonymous"] = True
-    try:
-        filing_check(uploads=form.cleaned_data.get("attachments") or (), **given)
-    except Invalid as error:
-        application_error_into_form(form, error)
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def complaint_status(request: HtmxHttpRequest) -> HttpResponse:

@@ -61,3 +61,16 @@ class GuardedChangeListMixin:
                 self.message_user(request, ERR_SELECTED_IDS, messages.ERROR)
                 return None  # Django answers a failed action with the list again
         return super().response_action(request, queryset)
+
+
+class AppendOnlyAdmin(GuardedChangeListMixin, admin.ModelAdmin):
+    """Audit records: listed and read, never added, edited or deleted in the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

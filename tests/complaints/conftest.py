@@ -113,3 +113,20 @@ def officer(reference_data):
 @pytest.fixture
 def supervisor(reference_data):
     return _member("Supervisors", username="meera")
+
+
+def form_data(complaint, **changes):
+    """The admin change form as posted: the complaint's current values, then `changes`."""
+    data = {
+        "status": complaint.status,
+        "outcome": complaint.outcome,
+        "priority": complaint.priority,
+        "assigned_to": complaint.assigned_to_id or "",
+        "category": complaint.category_id or "",
+        "sector": complaint.sector_id or "",
+        "act": complaint.act_id or "",
+        "note": "",
+        "reply": "",
+    }
+    data.update(changes)
+    return data

@@ -18,7 +18,7 @@ from apps.complaints.models import (
 from apps.complaints.services import ERR_OUTCOME_REQUIRED, complaint_file
 from apps.sync.models import OutboxEvent
 from tests.accounts.factories import TEST_PASSWORD, TeacherFactory
-from tests.complaints.conftest import GOOD_DESCRIPTION, upload
+from tests.complaints.conftest import GOOD_DESCRIPTION, form_data, upload
 from tests.complaints.factories import ComplaintFactory, TriageJobFactory
 
 pytestmark = pytest.mark.django_db
@@ -114,22 +114,6 @@ def test_viewing_a_complaint_is_audited(client, officer):
     assert client.get(change_url(complaint)).status_code == 200
     event = ComplaintEvent.objects.get(complaint=complaint, action="viewed")
     assert event.actor == officer
-
-
-def form_data(complaint, **changes):
-    data = {
-        "status": complaint.status,
-        "outcome": complaint.outcome,
-        "priority": complaint.priority,
-        "assigned_to": complaint.assigned_to_id or "",
-        "category": complaint.category_id or "",
-        "sector": complaint.sector_id or "",
-        "act": complaint.act_id or "",
-        "note": "",
-        "reply": "",
-    }
-    data.update(changes)
-    return data
 
 
 def test_an_override_is_recorded_with_the_original_value(client, officer):

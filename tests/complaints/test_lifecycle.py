@@ -15,6 +15,7 @@ from apps.complaints.services import (
 )
 from apps.core.exceptions import Refused
 from apps.sync.models import OutboxEvent
+from tests.complaints.conftest import form_data
 from tests.complaints.factories import ComplaintFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,20 +138,8 @@ def test_the_admin_bulk_action_shows_a_forbidden_move_and_changes_nothing(client
 
 
 def change(client, complaint, **fields):
-    data = {
-        "status": complaint.status,
-        "outcome": complaint.outcome,
-        "priority": complaint.priority,
-        "assigned_to": complaint.assigned_to_id or "",
-        "category": complaint.category_id or "",
-        "sector": complaint.sector_id or "",
-        "act": complaint.act_id or "",
-        "note": "",
-        "reply": "",
-        **fields,
-    }
     url = reverse("admin:complaints_complaint_change", args=[complaint.pk])
-    return client.post(url, data)
+    return client.post(url, form_data(complaint, **fields))
 
 
 def test_the_change_form_shows_a_forbidden_move_and_saves_nothing(client, officer):
