@@ -127,6 +127,7 @@ class Complaint(models.Model):
         REFERRED = "referred", _("Referred to another authority")
         NO_JURISDICTION = "no_jurisdiction", _("Outside our jurisdiction")
         WITHDRAWN = "withdrawn", _("Withdrawn")
+        DUPLICATE = "duplicate", _("Duplicate: handled under another reference")
 
     class Priority(models.IntegerChoices):
         LOW = 1, _("Low")
@@ -173,6 +174,16 @@ class Complaint(models.Model):
         help_text=_("Keeps the complaint whole past its retention period."),
     )
     purged_at = models.DateTimeField(_("purged"), null=True, blank=True, editable=False)
+    # Set by services/duplicates.py only, always to a complaint that is no duplicate itself.
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="duplicates",
+        verbose_name=_("duplicate of"),
+    )
 
     # The classification officers work with: the AI's unless overridden (TriageOverride).
     # Each foreign key leads a (key, -received_at) index below, so no index of its own.
@@ -199,6 +210,11 @@ class Complaint(models.Model):
             ("export_complaint", "Can export complaints as CSV"),
             ("requeue_triage", "Can requeue complaint triage"),
             ("view_dashboard", "Can view the complaints dashboard"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(duplicate_of=models.F("pk")), name="complaint_not_own_duplicate"
+            )
         ]
         indexes = [
             models.Index(fields=["-received_at"], name="complaint_received"),
@@ -363,6 +379,8 @@ class ComplaintEvent(models.Model):
         EXPORTED = "exported", _("Exported")
         LEGAL_HOLD = "legal_hold", _("Legal hold changed")
         PURGED = "purged", _("Purged after retention")
+        MERGED = "merged", _("Merged as a duplicate")
+        DUPLICATE_ADDED = "duplicate_added", _("Duplicate merged in")
 
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=20, choices=Action)
