@@ -1,5 +1,6 @@
 """The lifecycle: every move between two statuses is either in the table and made (audited,
-dated, `complaint.closed` on closing) or refused with nothing changed."""
+dated, `complaint.closed` on closing, `complaint.reopened` on reopening) or refused with
+nothing changed. Reopening a closed complaint is the complainant's follow-up's alone."""
 
 from itertools import product
 
@@ -47,26 +48,39 @@ def test_the_table_covers_every_status_and_only_statuses():
     assert not any(status in targets for status, targets in TRANSITIONS.items())
 
 
+def assert_refused(complaint, code, **move):
+    unchanged = snapshot(complaint)
+    with pytest.raises(Refused) as refused:
+        complaint_transition(complaint=complaint, **move)
+    assert refused.value.code == code
+    assert complaint.reference in refused.value.message
+    assert snapshot(complaint) == unchanged
+    return refused.value.message
+
+
 @pytest.mark.parametrize(("before", "after"), PAIRS)
 def test_every_move_is_made_or_refused_by_the_table(officer, before, after):
-    complaint = complaint_in(before)
+    # A reopening goes to the assigned officer if there is one, else back to intake.
+    complaint = complaint_in(before, assigned_to=officer if after == S.ASSIGNED else None)
     outcome = "referred" if after == S.CLOSED else ""
+    reopening = before == S.CLOSED
     if after not in TRANSITIONS[before]:
-        unchanged = snapshot(complaint)
-        with pytest.raises(Refused) as refused:
-            complaint_transition(complaint=complaint, to=after, outcome=outcome, by=officer)
-        assert refused.value.code == "transition_forbidden"
-        message = refused.value.message
-        assert complaint.reference in message
+        message = assert_refused(
+            complaint, "transition_forbidden", to=after, outcome=outcome, by=officer
+        )
         assert str(S(before).label) in message and str(S(after).label) in message
-        assert snapshot(complaint) == unchanged
         return
+    if reopening:  # an officer cannot reopen by hand; only the complainant's follow-up can
+        assert_refused(complaint, "reopen_by_complainant_only", to=after, by=officer)
+    by = None if reopening else officer
     now = timezone.now()
-    assert complaint_transition(complaint=complaint, to=after, outcome=outcome, by=officer, now=now)
+    assert complaint_transition(
+        complaint=complaint, to=after, outcome=outcome, by=by, now=now, reopen=reopening
+    )
     complaint.refresh_from_db()
     assert (complaint.status, complaint.outcome) == (after, outcome)
     event = ComplaintEvent.objects.get(complaint=complaint)
-    assert (event.action, event.actor, event.at) == (ComplaintEvent.Action.STATUS, officer, now)
+    assert (event.action, event.actor, event.at) == (ComplaintEvent.Action.STATUS, by, now)
     assert event.detail == {"before": before, "after": after, "outcome": outcome}
     published = OutboxEvent.objects.all()
     if after == S.CLOSED:
@@ -75,9 +89,22 @@ def test_every_move_is_made_or_refused_by_the_table(officer, before, after):
         assert closed.event_type == "complaint.closed"
         assert closed.payload["outcome"] == "referred"
         assert closed.payload["closed_at"] == now.isoformat()
+    elif reopening:
+        assert complaint.closed_at is None
+        [reopened] = published
+        assert reopened.event_type == "complaint.reopened"
+        assert (reopened.payload["status"], reopened.payload["outcome"]) == (after, "")
+        assert reopened.payload["closed_at"] == ""
     else:
         assert complaint.closed_at is None
         assert not published.exists()
+
+
+def test_a_reopening_goes_only_where_the_complaint_belongs(officer):
+    """To its officer when it has one, to intake when not: never the other way round."""
+    unassigned, assigned = complaint_in(S.CLOSED), complaint_in(S.CLOSED, assigned_to=officer)
+    for complaint, wrong in ((unassigned, S.ASSIGNED), (assigned, S.RECEIVED)):
+        assert_refused(complaint, "transition_forbidden", to=wrong, by=None, reopen=True)
 
 
 @pytest.mark.parametrize("status", S.values)
@@ -118,6 +145,16 @@ def test_one_forbidden_move_in_a_bulk_change_refuses_them_all(officer):
             complaint_ids=[movable.pk, closed.pk], status=S.INVESTIGATING, by=officer
         )
     assert (snapshot(movable), snapshot(closed)) == unchanged
+
+
+def test_the_admin_bulk_action_cannot_reopen(client, officer):
+    client.force_login(officer)
+    closed = complaint_in(S.CLOSED)
+    unchanged = snapshot(closed)
+    data = {"action": "set_status", "_selected_action": [closed.pk], "status": S.RECEIVED}
+    page = client.post(CHANGELIST, data, follow=True).content.decode()
+    assert f"{closed.reference} is closed: only new information from the complainant" in page
+    assert snapshot(closed) == unchanged
 
 
 def test_the_admin_bulk_action_shows_a_forbidden_move_and_changes_nothing(client, officer):

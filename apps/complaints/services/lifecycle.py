@@ -1,7 +1,9 @@
 """A complaint's lifecycle: one table of the moves between statuses (TRANSITIONS) and one
 service that makes them (complaint_transition). Nothing else assigns Complaint.status: the
 officers' edits and bulk actions and the triage jobs all come through here, so every move is
-checked, audited and dated the same way, and closing always publishes `complaint.closed`."""
+checked, audited and dated the same way, and closing always publishes `complaint.closed`.
+Reopening a closed complaint is the complainant's alone (their follow-up, services/follow_up.py):
+it publishes `complaint.reopened`."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +20,9 @@ S = Complaint.Status
 ERR_OUTCOME_REQUIRED = gettext_lazy("Choose an outcome to close a complaint.")
 ERR_OUTCOME_ONLY_WHEN_CLOSED = gettext_lazy(
     "An outcome can only be set when the complaint is closed."
+)
+ERR_REOPEN_BY_COMPLAINANT_ONLY = gettext_lazy(
+    "%(reference)s is closed: only new information from the complainant reopens it."
 )
 
 # From each status, the statuses a complaint may move to, and why each move exists.
@@ -63,9 +68,20 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             S.CLOSED,  # it never came, or the complaint was withdrawn
         }
     ),
-    # Final: `complaint.closed` has gone out and nothing tells the receivers of a reopening.
-    S.CLOSED: frozenset(),
+    # Only by the complainant's follow-up (reopen=True), never an officer's edit: the outcome
+    # was decided. `complaint.reopened` tells the receivers of `complaint.closed`.
+    S.CLOSED: frozenset(
+        {
+            S.ASSIGNED,  # new information: back in front of the officer who has it
+            S.RECEIVED,  # new information and no officer has it: back to intake
+        }
+    ),
 }
+
+
+def complaint_reopen_status(complaint: Complaint) -> str:
+    """Where a follow-up takes a closed complaint: its officer, else intake."""
+    return S.ASSIGNED if complaint.assigned_to_id else S.RECEIVED
 
 
 def complaint_status_check(*, status: str, outcome: str) -> None:
@@ -76,10 +92,13 @@ def complaint_status_check(*, status: str, outcome: str) -> None:
         raise Invalid(ERR_OUTCOME_ONLY_WHEN_CLOSED, code="outcome_only_when_closed")
 
 
-def complaint_transition_check(*, complaint: Complaint, to: str, outcome: str = "") -> bool:
+def complaint_transition_check(
+    *, complaint: Complaint, to: str, outcome: str = "", reopen: bool = False
+) -> bool:
     """Whether moving `complaint` to `to` (with `outcome`) changes anything: False for the
     status and outcome it already has; Invalid for a broken outcome rule; Refused for a move
-    the table does not allow (a closed complaint's outcome is part of that: it stays)."""
+    the table does not allow (a closed complaint's outcome is part of that: it stays), and
+    for a reopening that is not the complainant's (`reopen`) or not to the right status."""
     complaint_status_check(status=to, outcome=outcome)
     if complaint.status == to and complaint.outcome == outcome:
         return False
@@ -89,7 +108,13 @@ def complaint_transition_check(*, complaint: Complaint, to: str, outcome: str = 
             % {"reference": complaint.reference},
             code="outcome_final",
         )
-    if to not in TRANSITIONS[complaint.status]:
+    if complaint.status == S.CLOSED and to in TRANSITIONS[S.CLOSED] and not reopen:
+        raise Refused(
+            ERR_REOPEN_BY_COMPLAINANT_ONLY % {"reference": complaint.reference},
+            code="reopen_by_complainant_only",
+        )
+    reopening_elsewhere = complaint.status == S.CLOSED and to != complaint_reopen_status(complaint)
+    if to not in TRANSITIONS[complaint.status] or reopening_elsewhere:
         raise Refused(
             _("%(reference)s: a complaint that is “%(before)s” cannot be made “%(after)s”.")
             % {
@@ -102,20 +127,22 @@ def complaint_transition_check(*, complaint: Complaint, to: str, outcome: str = 
     return True
 
 
-def complaint_transition(*, complaint: Complaint, to: str, by, outcome: str = "", now=None) -> bool:
+def complaint_transition(
+    *, complaint: Complaint, to: str, by, outcome: str = "", now=None, reopen: bool = False
+) -> bool:
     """Move a complaint to status `to`: check the move (complaint_transition_check), stamp
-    its dates, save it, audit it and, on closing, publish `complaint.closed`, all in the
-    caller's transaction (or its own). The caller holds the complaint's row lock. Returns
-    whether anything changed."""
-    if not complaint_transition_check(complaint=complaint, to=to, outcome=outcome):
+    its dates, save it, audit it and, on closing, publish `complaint.closed` (on reopening,
+    `complaint.reopened`), all in the caller's transaction (or its own). The caller holds the
+    complaint's row lock. Returns whether anything changed."""
+    if not complaint_transition_check(complaint=complaint, to=to, outcome=outcome, reopen=reopen):
         return False
     now = now or timezone.now()
     before = complaint.status
     with transaction.atomic(savepoint=False):
         complaint.status, complaint.outcome = to, outcome
         fields = ["status", "outcome", "updated_at"]
-        if to == S.CLOSED:
-            complaint.closed_at = now
+        if S.CLOSED in (before, to):
+            complaint.closed_at = now if to == S.CLOSED else None
             fields.append("closed_at")
         complaint.save(update_fields=fields)
         event_record(
@@ -127,16 +154,18 @@ def complaint_transition(*, complaint: Complaint, to: str, by, outcome: str = ""
             after=to,
             outcome=outcome,
         )
-        if to == S.CLOSED:
-            _complaint_closed_publish(complaint)
+        if S.CLOSED in (before, to):
+            event_type = "complaint.closed" if to == S.CLOSED else "complaint.reopened"
+            _complaint_publish(complaint, event_type)
         dashboard_invalidate_on_commit()
     return True
 
 
-def _complaint_closed_publish(complaint: Complaint) -> None:
+def _complaint_publish(complaint: Complaint, event_type: str) -> None:
+    """The same flat payload on closing and reopening: the latest state wins downstream."""
     key = f"complaint:{complaint.reference}"
     outbox_event_record(
-        event_type="complaint.closed",
+        event_type=event_type,
         aggregate_type="complaint",
         aggregate_key=key,
         payload={
@@ -148,6 +177,6 @@ def _complaint_closed_publish(complaint: Complaint) -> None:
             "sector": complaint.sector.code if complaint.sector else "",
             "act": complaint.act.code if complaint.act else "",
             "received_at": complaint.received_at.isoformat(),
-            "closed_at": complaint.closed_at.isoformat(),
+            "closed_at": complaint.closed_at.isoformat() if complaint.closed_at else "",
         },
     )
