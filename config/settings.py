@@ -305,6 +305,12 @@ COMPLAINTS_FILE_RATE_LIMIT = env.str("COMPLAINTS_FILE_RATE_LIMIT", default="10/m
 COMPLAINTS_STATUS_RATE_LIMIT = env.str("COMPLAINTS_STATUS_RATE_LIMIT", default="10/m")
 # Rate-limit keys are a salted hash of the client address: no raw IP is ever stored.
 COMPLAINTS_CLIENT_SALT = env.str("COMPLAINTS_CLIENT_SALT", default=SECRET_KEY)
+# The identity vault (apps/complaints/vault.py): Fernet keys for complainants' contact
+# details and keys of the email blind index, each a list whose first entry encrypts (indexes)
+# and all decrypt (are searched). Unset, keys derived from SECRET_KEY are used, which
+# check --deploy refuses (complaints.E002).
+COMPLAINTS_VAULT_KEYS = env.list("COMPLAINTS_VAULT_KEYS", default=[])
+COMPLAINTS_VAULT_INDEX_KEYS = env.list("COMPLAINTS_VAULT_INDEX_KEYS", default=[])
 COMPLAINTS_STATUS_POLL_SECONDS = env.int("COMPLAINTS_STATUS_POLL_SECONDS", default=3)
 COMPLAINTS_DEFAULT_SLA_DAYS = env.int("COMPLAINTS_DEFAULT_SLA_DAYS", default=30)
 # Per category code, overriding the Category table, e.g. "bribery=15;extortion=10".

@@ -2,13 +2,15 @@
 admin, the commands and the jobs share one set of rules and one audit trail."""
 
 from django.contrib import admin, messages
-from django.http import StreamingHttpResponse
-from django.urls import reverse
+from django.contrib.admin.utils import unquote
+from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from apps.complaints import selectors, services
+from apps.complaints import selectors, services, vault
 from apps.complaints.admin_filters import (
     AssignedOfficerFilter,
     OverdueFilter,
@@ -33,6 +35,7 @@ from apps.core.errors import application_error_message
 from apps.core.exceptions import ApplicationError
 
 ERR_ACTION_STATUS = _("Choose a status in the action bar first.")
+CONTACT_WITHHELD = {"contact": "contact_withheld"}
 
 
 class _Echo:
@@ -90,6 +93,7 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         "incident_date",
         "incident_place",
         "contact",
+        "contact_withheld",
         "attachment_links",
         "triage_result",
         "public_replies",
@@ -145,10 +149,66 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
 
     @admin.display(description=_("contact"))
     def contact(self, obj):
-        if obj.anonymous:
-            return _("Anonymous")
-        parts = [obj.contact_name, obj.contact_email, obj.contact_phone]
-        return " · ".join(p for p in parts if p) or "-"
+        """Sealed (apps/complaints/vault.py): opened only by the audited reveal page."""
+        if obj.anonymous or not obj.contact_sealed:
+            return _("Anonymous") if obj.anonymous else "-"
+        return format_html(
+            '<a class="button" href="{}">{}</a> <span class="help">{}</span>',
+            reverse("admin:complaints_complaint_contact", args=[obj.pk]),
+            _("Reveal contact details"),
+            _("Encrypted; every reveal is recorded in the audit trail."),
+        )
+
+    @admin.display(description=_("contact"))
+    def contact_withheld(self, obj):
+        if obj.anonymous or not obj.contact_sealed:
+            return _("Anonymous") if obj.anonymous else "-"
+        return services.ERR_REVEAL_NOT_ALLOWED
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm(services.REVEAL_PERMISSION):
+            return fieldsets
+        return [  # without the permission, no reveal button: it would only answer 403
+            (name, {**options, "fields": [CONTACT_WITHHELD.get(f, f) for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """The reference and the text as Django searches them, or an exact email through its
+        blind index (indexed): nothing is decrypted to search."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        candidates = vault.email_index_candidates(search_term) if "@" in search_term else []
+        if candidates:
+            found |= queryset.filter(contact_email_index__in=candidates)
+        return found, may_have_duplicates
+
+    def contact_view(self, request, object_id):
+        """The reveal page: GET says what a reveal means, POST opens this one contact and
+        audits it. Without the permission nothing is opened: 403 with the reason."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        complaint = self.get_object(request, unquote(object_id))
+        if complaint is None or not self.has_view_permission(request, complaint):
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "complaint": complaint,
+            "title": _("Contact details of %(reference)s") % {"reference": complaint.reference},
+        }
+        status = 200
+        if not request.user.has_perm(services.REVEAL_PERMISSION):
+            context["refusal"], status = services.ERR_REVEAL_NOT_ALLOWED, 403
+        elif request.method == "POST":
+            try:
+                context["contact"] = services.complaint_contact_reveal(
+                    complaint=complaint, by=request.user
+                )
+            except ApplicationError as error:
+                context["refusal"], status = error.message, 409
+        template = "admin/complaints/complaint/contact.html"
+        return TemplateResponse(request, template, context, status=status)
 
     @admin.display(description=_("attachments"))
     def attachment_links(self, obj):
@@ -226,6 +286,14 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
             if complaint is not None and self.has_view_permission(request, complaint):
                 services.complaint_view_record(complaint=complaint, by=request.user)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        contact = path(
+            "<path:object_id>/contact/",
+            self.admin_site.admin_view(self.contact_view),
+            name="complaints_complaint_contact",
+        )
+        return [contact, *super().get_urls()]
 
     def save_model(self, request, obj, form, change):
         services.complaint_update(

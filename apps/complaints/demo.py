@@ -1,7 +1,8 @@
 """Demo data for complaints: the officer joins the Officers group, and a few hundred
 complaints spread over the last 90 days and every status feed the dashboard.
 
-Idempotent: demo complaints are recognised by their contact address domain.
+Idempotent: demo complaints are recognised by the first one's contact address (its blind
+index: the addresses are sealed like every complainant's).
 """
 
 import random
@@ -27,9 +28,11 @@ from apps.complaints.services import (
     reference_block,
     reference_format,
 )
+from apps.complaints.vault import Contact, contact_columns, email_index_candidates
 
 DEMO_COMPLAINTS = 300
 DEMO_DOMAIN = "demo.crowdproof.example"
+DEMO_FIRST_EMAIL = f"citizen1@{DEMO_DOMAIN}"
 # (description, category, sector, act)
 DEMO_STORIES = [
     (
@@ -131,7 +134,8 @@ def seed(*, stdout=None) -> None:
     officer = User.objects.filter(username="officer").first()
     if officer:
         officer.groups.add(*_groups("Officers"))
-    if Complaint.objects.filter(contact_email__endswith=f"@{DEMO_DOMAIN}").exists():
+    demo = email_index_candidates(DEMO_FIRST_EMAIL)
+    if Complaint.objects.filter(contact_email_index__in=demo).exists():
         return
     rng = random.Random(2026)
     categories = {c.code: c for c in Category.objects.all()}
@@ -163,8 +167,12 @@ def seed(*, stdout=None) -> None:
                     description=story,
                     incident_date=(when - timedelta(days=rng.randint(0, 30))).date(),
                     incident_place=rng.choice(PLACES),
-                    contact_name=f"Citizen {first + offset}",
-                    contact_email=f"citizen{first + offset}@{DEMO_DOMAIN}",
+                    **contact_columns(
+                        Contact(
+                            name=f"Citizen {len(complaints) + 1}",
+                            email=f"citizen{len(complaints) + 1}@{DEMO_DOMAIN}",
+                        )
+                    ),
                     status=status,
                     outcome=rng.choice(Complaint.Outcome.values) if status == "closed" else "",
                     closed_at=when + timedelta(days=rng.randint(1, 20))

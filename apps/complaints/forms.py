@@ -6,6 +6,7 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.complaints import vault
 from apps.complaints.models import Category, Complaint, Sector
 from apps.complaints.services import FILING_FIELDS, MB, complaint_update_check
 from apps.core.errors import application_error_into_form
@@ -61,15 +62,15 @@ class ComplaintForm(forms.Form):
     )
     anonymous = forms.BooleanField(label=_("File anonymously"), required=False)
     contact_name = forms.CharField(
-        label=_("Your name"), max_length=model_max_length(Complaint, "contact_name"), required=False
+        label=_("Your name"), max_length=vault.NAME_MAX_LENGTH, required=False
     )
     contact_email = forms.EmailField(
-        label=_("Email"), max_length=model_max_length(Complaint, "contact_email"), required=False
+        label=_("Email"), max_length=vault.EMAIL_MAX_LENGTH, required=False
     )
     contact_phone = forms.RegexField(
         label=_("Phone"),
         regex=r"^\+?[0-9 ()-]{6,30}$",
-        max_length=model_max_length(Complaint, "contact_phone"),
+        max_length=vault.PHONE_MAX_LENGTH,
         required=False,
         error_messages={"invalid": _("Enter a phone number (digits, spaces, + and -).")},
     )

@@ -14,7 +14,8 @@ from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 # Officers search complaints by these (and by exact reference); each has a trigram index.
-TEXT_SEARCH_FIELDS = ("description", "contact_name", "contact_email")
+# Contact details are sealed (apps/complaints/vault.py): an email is found by its blind index.
+TEXT_SEARCH_FIELDS = ("description",)
 
 
 class Category(models.Model):
@@ -144,9 +145,10 @@ class Complaint(models.Model):
     incident_date = models.DateField(_("incident date"), null=True, blank=True)
     incident_place = models.CharField(_("incident place"), max_length=200, blank=True)
     anonymous = models.BooleanField(_("anonymous"), default=False)
-    contact_name = models.CharField(_("contact name"), max_length=150, blank=True)
-    contact_email = models.EmailField(_("contact email"), blank=True)
-    contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
+    # The identity vault (vault.py): name, email and phone as one token sealed with a key
+    # kept out of the database, and a keyed hash of the email for exact search.
+    contact_sealed = models.TextField(_("contact (encrypted)"), blank=True, editable=False)
+    contact_email_index = models.CharField(max_length=64, blank=True, editable=False)
 
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.RECEIVED)
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome, blank=True)
@@ -210,6 +212,7 @@ class Complaint(models.Model):
             ("export_complaint", "Can export complaints as CSV"),
             ("requeue_triage", "Can requeue complaint triage"),
             ("view_dashboard", "Can view the complaints dashboard"),
+            ("view_complainant_identity", "Can reveal complainants' contact details"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -227,7 +230,11 @@ class Complaint(models.Model):
             models.Index(
                 fields=["due_at"], name="complaint_open_due", condition=~Q(status="closed")
             ),
-            models.Index(fields=["contact_email"], name="complaint_contact_email"),
+            models.Index(
+                fields=["contact_email_index"],
+                name="complaint_email_index",
+                condition=~Q(contact_email_index=""),
+            ),
             # The admin's search is `UPPER(reference) = UPPER(term)` OR-ed with
             # `UPPER(field) LIKE UPPER('%term%')` over the text fields: indexes on exactly
             # those expressions (a trigram one for each text field) turn a scan of every
@@ -381,6 +388,7 @@ class ComplaintEvent(models.Model):
         PURGED = "purged", _("Purged after retention")
         MERGED = "merged", _("Merged as a duplicate")
         DUPLICATE_ADDED = "duplicate_added", _("Duplicate merged in")
+        CONTACT_REVEALED = "contact_revealed", _("Contact details revealed")
 
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=20, choices=Action)

@@ -42,6 +42,8 @@ GROUP_PERMISSIONS = {
     "Supervisors": [
         *OFFICER_PERMISSIONS,
         "complaints.export_complaint",
+        # Who filed a complaint: supervisors only; officers ask through public replies.
+        "complaints.view_complainant_identity",
         *(
             f"complaints.{verb}_{model}"
             for verb in ("add", "change")

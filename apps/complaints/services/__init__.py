@@ -28,6 +28,13 @@ from apps.complaints.services.filing import (
     reference_block,
     reference_format,
 )
+from apps.complaints.services.identity import (
+    ERR_REVEAL_NOT_ALLOWED,
+    ERR_VAULT_UNREADABLE,
+    REVEAL_PERMISSION,
+    complaint_contact_reveal,
+    vault_rotate_batch,
+)
 from apps.complaints.services.lifecycle import (
     ERR_OUTCOME_ONLY_WHEN_CLOSED,
     ERR_OUTCOME_REQUIRED,
@@ -65,9 +72,12 @@ __all__ = [
     "ERR_OUTCOME_ONLY_WHEN_CLOSED",
     "ERR_OUTCOME_REQUIRED",
     "ERR_REFERENCE_OUTSIDE_TRANSACTION",
+    "ERR_REVEAL_NOT_ALLOWED",
+    "ERR_VAULT_UNREADABLE",
     "FILING_FIELDS",
     "MB",
     "REDACTED",
+    "REVEAL_PERMISSION",
     "STATUSES_BEFORE_ASSIGNMENT",
     "SUPERVISOR_NOTICE",
     "TRANSITIONS",
@@ -78,6 +88,7 @@ __all__ = [
     "attachment_filename_clean",
     "attachment_orphans_delete",
     "complaint_assign",
+    "complaint_contact_reveal",
     "complaint_escalate_overdue",
     "complaint_export_record",
     "complaint_file",
@@ -101,4 +112,5 @@ __all__ = [
     "triage_requeue_stale",
     "triage_retry_intervals",
     "triage_run",
+    "vault_rotate_batch",
 ]

@@ -28,6 +28,7 @@ from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 from apps.complaints.services.deadlines import due_at_for
 from apps.complaints.services.triage_jobs import triage_enqueue
+from apps.complaints.vault import Contact, contact_columns
 from apps.core.db import require_transaction
 from apps.core.exceptions import Invalid
 
@@ -37,7 +38,7 @@ ERR_CONTACT_OR_ANONYMOUS = _("Give a way to contact you, or tick “File anonymo
 
 class Filing(TypedDict, total=False):
     """What a complainant tells: complaint_file's keywords, the public form's fields (and
-    the Complaint columns they fill), listed here only."""
+    the Complaint columns they fill; the contact ones sealed by the vault), listed here only."""
 
     description: Required[str]
     incident_date: date | None
@@ -90,6 +91,8 @@ def complaint_file(*, uploads=(), **filing: Unpack[Filing]) -> Filed:
     checked = filing_check(uploads=uploads, **filing)
     if filing.get("anonymous"):
         filing.update(dict.fromkeys(CONTACT_FIELDS, ""))  # an anonymous complaint keeps none
+    # Sealed before the transaction: only the token and the email's blind index are stored.
+    contact = contact_columns(Contact(*(filing.pop(name, "") for name in CONTACT_FIELDS)))
     stored: list[StoredFile] = []
     try:
         for upload in checked:
@@ -104,6 +107,7 @@ def complaint_file(*, uploads=(), **filing: Unpack[Filing]) -> Filed:
                 received_at=now,
                 due_at=due_at_for(now, None),
                 **filing,
+                **contact,
             )
             Attachment.objects.bulk_create(
                 Attachment(

@@ -19,9 +19,8 @@ REDACTED = "[removed after the retention period]"
 PURGED_FIELDS = {
     "description": REDACTED,
     "incident_place": REDACTED,
-    "contact_name": "",
-    "contact_email": "",
-    "contact_phone": "",
+    "contact_sealed": "",
+    "contact_email_index": "",
     "triage_summary": "",
     "triage_details": {},
 }

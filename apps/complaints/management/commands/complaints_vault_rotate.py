@@ -1,0 +1,48 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from apps.complaints.models import Complaint
+from apps.complaints.services import vault_rotate_batch
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-seal every complainant's contact details with the first key of "
+        "COMPLAINTS_VAULT_KEYS and re-index their email with the first key of "
+        "COMPLAINTS_VAULT_INDEX_KEYS, in batches, each its own short transaction: safe while "
+        "the app runs, and a rerun skips what is current already. Run it after putting the "
+        "new key first on every process, and before removing the old one."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="Count, change nothing.")
+        parser.add_argument("--batch-size", type=int, default=500, metavar="N")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, dry_run, batch_size, no_progress, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be 1 or more.")
+        total = Complaint.objects.exclude(contact_sealed="").count()
+        after, changed, unreadable = 0, 0, []
+        # disable=None: a bar only on a terminal, so cron logs keep just the summary.
+        progress = {"desc": "Re-sealing", "unit": "complaint", "file": sys.stderr}
+        with tqdm(total=total, disable=no_progress or None, **progress) as bar:
+            while True:
+                batch = vault_rotate_batch(after_pk=after, size=batch_size, dry_run=dry_run)
+                if batch.last_pk is None:
+                    break
+                after = batch.last_pk
+                changed += batch.changed
+                unreadable += batch.unreadable
+                bar.update(batch.seen)
+        verb = "would be re-sealed" if dry_run else "re-sealed"
+        self.stdout.write(
+            self.style.SUCCESS(f"{changed} of {total} contact(s) {verb}; the others were current.")
+        )
+        if unreadable:
+            raise CommandError(
+                f"{len(unreadable)} contact(s) no configured key opens (was a key removed "
+                f"too early?): {', '.join(unreadable)}"
+            )
