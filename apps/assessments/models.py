@@ -247,13 +247,15 @@ class Answer(models.Model):
 
 
 class AttemptAdjustment(models.Model):
-    """The audit row of a staff incident tool (services/incidents.py): who gave an attempt
-    extra minutes or re-opened it after an automatic submit, why, and its deadline before
-    and after. Append-only."""
+    """The audit row of a staff incident tool (services/incidents.py) or of the automatic
+    outage credit (services/outages.py): who gave an attempt extra minutes or re-opened it
+    after an automatic submit (no one: the system, for an outage), why, and its deadline
+    before and after. Append-only."""
 
     class Kind(models.TextChoices):
         EXTENDED = "extended", _("Extra minutes")
         REOPENED = "reopened", _("Re-opened")
+        OUTAGE = "outage", _("Service interruption")
 
     attempt = models.ForeignKey(Attempt, on_delete=models.PROTECT, related_name="adjustments")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind)
@@ -264,6 +266,17 @@ class AttemptAdjustment(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("done by"),
+        null=True,  # the system: an outage credit
+        blank=True,
+    )
+    # The outage credited (kind "outage"): at most one row per attempt and outage.
+    outage = models.ForeignKey(
+        "core.ServiceOutage",
+        on_delete=models.PROTECT,
+        related_name="adjustments",
+        verbose_name=_("outage"),
+        null=True,
+        blank=True,
     )
     old_deadline = models.DateTimeField(_("deadline before"))
     new_deadline = models.DateTimeField(_("deadline after"))
@@ -271,6 +284,9 @@ class AttemptAdjustment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "outage"], name="adjustment_once_per_outage")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} +{self.minutes} ({self.attempt_id})"
