@@ -176,6 +176,9 @@ class Complaint(models.Model):
         help_text=_("Keeps the complaint whole past its retention period."),
     )
     purged_at = models.DateTimeField(_("purged"), null=True, blank=True, editable=False)
+    # The complainant's latest follow-up (services/follow_up.py) that the officer in charge has
+    # not opened yet: the changelist's "new information" filter and column.
+    new_info_at = models.DateTimeField(_("new information"), null=True, blank=True, editable=False)
     # Set by services/duplicates.py only, always to a complaint that is no duplicate itself.
     duplicate_of = models.ForeignKey(
         "self",
@@ -240,6 +243,11 @@ class Complaint(models.Model):
             # those expressions (a trigram one for each text field) turn a scan of every
             # complaint into bitmap index scans; one unindexed branch would undo them all.
             models.Index(Upper("reference"), name="complaint_reference_upper"),
+            models.Index(
+                fields=["-new_info_at"],
+                name="complaint_new_info",
+                condition=Q(new_info_at__isnull=False),
+            ),
             *(
                 GinIndex(OpClass(Upper(field), name="gin_trgm_ops"), name=f"complaint_{field}_trgm")
                 for field in TEXT_SEARCH_FIELDS
@@ -350,11 +358,15 @@ class ComplaintMessage(models.Model):
     class Kind(models.TextChoices):
         PUBLIC_REPLY = "reply", _("Public reply")
         INTERNAL_NOTE = "note", _("Internal note")
+        FOLLOW_UP = "followup", _("Complainant's follow-up")
 
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="messages")
     kind = models.CharField(max_length=8, choices=Kind)
     body = models.TextField()
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None for a follow-up: the complainant has no account.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -386,6 +398,7 @@ class ComplaintEvent(models.Model):
         EXPORTED = "exported", _("Exported")
         LEGAL_HOLD = "legal_hold", _("Legal hold changed")
         PURGED = "purged", _("Purged after retention")
+        FOLLOW_UP = "follow_up", _("Complainant followed up")
         MERGED = "merged", _("Merged as a duplicate")
         DUPLICATE_ADDED = "duplicate_added", _("Duplicate merged in")
         CONTACT_REVEALED = "contact_revealed", _("Contact details revealed")
