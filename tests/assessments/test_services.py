@@ -11,6 +11,7 @@ from rq.registry import ScheduledJobRegistry
 from apps.assessments import jobs, selectors, services
 from apps.assessments.models import Answer, Attempt
 from apps.sync.models import OutboxEvent
+from tests.accounts.factories import TeacherFactory
 from tests.assessments.helpers import in_threads, save
 
 pytestmark = pytest.mark.django_db
@@ -266,6 +267,39 @@ def test_submit_scores_marks_and_writes_the_outbox_event(attempt, quiz):
     assert all(not isinstance(value, dict | list) for value in payload.values())
 
 
+def test_submitted_payload_names_the_teacher_and_assessment(attempt, quiz):
+    """The payload is read in the same SQL statement that locks the attempt: every field
+    matches the rows it comes from, and a teacher with no district, batch or employee id
+    sends empty strings and the username."""
+    services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
+    attempt.refresh_from_db()
+    user = attempt.user
+    assert OutboxEvent.objects.get().payload == {
+        "external_key": f"attempt:{attempt.pk}",
+        "employee_id": user.employee_id,
+        "teacher_name": user.get_full_name(),
+        "district": user.district.name,
+        "batch": user.batch.name,
+        "assessment_id": quiz.pk,
+        "assessment_title": quiz.title,
+        "assessment_version": quiz.version,
+        "attempt_number": 1,
+        "submitted_at": attempt.submitted_at.isoformat(),
+        "auto_submitted": False,
+        "total_score": 0.0,
+        "max_score": 12.0,
+        "percent": 0.0,
+    }
+    bare = TeacherFactory(
+        username="bare", district=None, batch=None, employee_id="", first_name="", last_name=""
+    )
+    second = services.attempt_start(user=bare, assessment_id=quiz.pk)
+    services.attempt_submit(attempt_id=second.pk, user=bare)
+    payload = OutboxEvent.objects.get(aggregate_key=f"attempt:{second.pk}").payload
+    assert (payload["employee_id"], payload["teacher_name"]) == (bare.username, "")
+    assert (payload["district"], payload["batch"]) == ("", "")
+
+
 def test_questionnaire_payload_has_one_key_per_category(teacher, questionnaire):
     attempt = services.attempt_start(user=teacher, assessment_id=questionnaire.pk)
     save(attempt, questionnaire.items[0], value=5)
@@ -289,7 +323,7 @@ def test_submit_is_a_handful_of_queries_and_a_replay_is_one(attempt, django_asse
 def test_submit_twice_gives_one_submission(attempt):
     first = services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
     second = services.attempt_submit(attempt_id=attempt.pk, user=attempt.user)
-    assert first.attempt.submitted_at == second.attempt.submitted_at
+    assert first.submitted_at == second.submitted_at
     assert OutboxEvent.objects.count() == 1
 
 
