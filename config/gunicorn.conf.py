@@ -27,3 +27,11 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = "crowdproof-web"
+
+
+def post_worker_init(worker):
+    """Each worker process writes the web heartbeat (apps/core/heartbeat.py) from a thread
+    of its own, once its application (and Django) is loaded."""
+    from apps.core.heartbeat import heartbeat_start
+
+    heartbeat_start("web")

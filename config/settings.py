@@ -176,6 +176,10 @@ RQ_WORKER_POLL_SECONDS = env.int("RQ_WORKER_POLL_SECONDS", default=10)
 # The recovery sweep (apps/core/recovery.py) runs once per interval whatever Redis lost.
 RECOVERY_INTERVAL_SECONDS = env.int("RECOVERY_INTERVAL_SECONDS", default=30)
 RECOVERY_JOB_TIMEOUT_SECONDS = env.int("RECOVERY_JOB_TIMEOUT_SECONDS", default=300)
+# Every web process and worker writes a heartbeat to PostgreSQL this often (apps/core/
+# heartbeat.py): a gap in the web's is an outage the running attempts are credited for.
+# 0 turns the heartbeat off (then nothing is ever credited).
+SERVICE_HEARTBEAT_SECONDS = env.int("SERVICE_HEARTBEAT_SECONDS", default=5)
 RQ_SHOW_ADMIN_LINK = True
 
 # --- Sessions, CSRF, security ----------------------------------------------------------
@@ -274,6 +278,16 @@ ASSESSMENTS_RESULTS_CACHE_TTL = env.int("ASSESSMENTS_RESULTS_CACHE_TTL", default
 ASSESSMENTS_RESULTS_REFRESH_SECONDS = env.int("ASSESSMENTS_RESULTS_REFRESH_SECONDS", default=10)
 ASSESSMENTS_SAVE_RATE_LIMIT = env.str("ASSESSMENTS_SAVE_RATE_LIMIT", default="300/m")
 ASSESSMENTS_TEXT_MAX_LENGTH = env.int("ASSESSMENTS_TEXT_MAX_LENGTH", default=2000)
+# Outage credit (apps/assessments/services/outages.py): a gap in the web heartbeat longer
+# than the minimum gives every attempt running through it the gap's length (in whole
+# minutes, rounded up), at most the maximum; once, by the recovery sweep.
+ASSESSMENTS_OUTAGE_MIN_SECONDS = env.int("ASSESSMENTS_OUTAGE_MIN_SECONDS", default=60)
+ASSESSMENTS_OUTAGE_MAX_CREDIT_SECONDS = env.int(
+    "ASSESSMENTS_OUTAGE_MAX_CREDIT_SECONDS", default=30 * 60
+)
+# Grace (apps/assessments/services/grace.py): how long after the deadline an answer the
+# browser queued before it, while the heartbeat shows the service failing, is still taken.
+ASSESSMENTS_GRACE_SECONDS = env.int("ASSESSMENTS_GRACE_SECONDS", default=120)
 ASSESSMENTS_AUTOSUBMIT_QUEUE = env.str("ASSESSMENTS_AUTOSUBMIT_QUEUE", default="high")
 # Signs teachers' answer receipts (services/receipts.py, with a fixed salt). Set it apart from
 # SECRET_KEY so that receipts stay verifiable when SECRET_KEY is rotated.

@@ -1,5 +1,5 @@
 """The RQ worker class (settings.RQ["WORKER_CLASS"]): RQ's SimpleWorker that outlives its
-Redis, keeps its scheduler alive, and arms the recovery sweep.
+Redis, keeps its scheduler alive, arms the recovery sweep and writes the worker heartbeat.
 
 RQ (3.0) quits its work loop on any Redis error outside the blocking dequeue (job
 bookkeeping, heartbeat, maintenance), restarts a dead scheduler only at its 10-minute
@@ -23,6 +23,7 @@ from rq.worker import SimpleWorker
 
 from apps.core import recovery
 from apps.core.backoff import Backoff
+from apps.core.heartbeat import heartbeat_start
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -71,6 +72,13 @@ class ResilientWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self._scheduler_checked = 0.0
         self._armed_slot: int | None = None
+
+    def work(self, burst: bool = False, *args, **kwargs) -> bool:
+        # A long-running worker writes the worker heartbeat (apps/core/heartbeat.py); a
+        # burst run (a command, a test) is no service that is up.
+        if not burst:
+            heartbeat_start("worker")
+        return super().work(burst, *args, **kwargs)
 
     def _start_scheduler(self, *args, **kwargs):
         # Registered before the scheduler's first fork, in the worker process only.
