@@ -6,6 +6,8 @@
  * leaves the answers in the queue; they are replayed in order on reconnect (and after a
  * reload). A save is the whole state of one question, so a replay is idempotent.
  * The countdown comes from the server's seconds-left, never from the browser's clock.
+ * Screen readers: the timer is silent except at 10, 5 and 1 minute left and when asked; the
+ * number of answers waiting to be sent is announced when the queue does not drain at once.
  */
 (function () {
   "use strict";
@@ -17,6 +19,15 @@
     } catch (e) {
       return "";
     }
+  }
+
+  /* Say a message through a live region; emptied first so that the same words twice (the
+   * teacher asking again) are read again. */
+  function announce(region, message) {
+    region.textContent = "";
+    window.setTimeout(function () {
+      region.textContent = message;
+    }, 100);
   }
 
   /* --- countdown (review and take pages) ------------------------------------------ */
@@ -31,12 +42,62 @@
     return n < 10 ? "0" + n : String(n);
   }
 
+  function secondsLeft() {
+    return Math.max(0, Math.round((endsAt - performance.now()) / 1000));
+  }
+
+  /* --- countdown announcements (issue #16 item 1) ---------------------------------- */
+  var THRESHOLDS = [600, 300, 60]; // announced once each as the time left crosses them
+  var lastLeft = null;
+  var lang = document.documentElement.lang || "en";
+
+  /* "12 minutes, 30 seconds" in the page's language, plurals by the browser's CLDR data. */
+  function spokenDuration(left) {
+    var parts = { hours: Math.floor(left / 3600), minutes: Math.floor((left % 3600) / 60), seconds: left % 60 };
+    if (window.Intl && Intl.DurationFormat) {
+      return new Intl.DurationFormat(lang, { style: "long" }).format(parts);
+    }
+    var minutes = Math.ceil(left / 60);
+    return new Intl.NumberFormat(lang, { style: "unit", unit: "minute", unitDisplay: "long" }).format(minutes);
+  }
+
+  function announceTimeLeft() {
+    var region = document.getElementById("time-announcer");
+    announce(region, countdown.dataset.announce.replace("{time}", spokenDuration(secondsLeft())));
+  }
+
+  function announceThresholds(left) {
+    if (lastLeft !== null) {
+      THRESHOLDS.forEach(function (threshold) {
+        if (lastLeft > threshold && left <= threshold && left > 0) {
+          var region = document.getElementById("time-announcer");
+          announce(region, countdown.dataset.announce.replace("{time}", spokenDuration(threshold)));
+        }
+      });
+    }
+    lastLeft = left;
+  }
+
+  var timeLeftButton = document.getElementById("time-left");
+  if (countdown && timeLeftButton) {
+    timeLeftButton.hidden = false;
+    timeLeftButton.addEventListener("click", announceTimeLeft);
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey && event.shiftKey && event.code === "KeyM") {
+        event.preventDefault();
+        announceTimeLeft();
+      }
+    });
+  }
+  /* --- end of the countdown announcements ------------------------------------------ */
+
   function tick() {
-    var left = Math.max(0, Math.round((endsAt - performance.now()) / 1000));
+    var left = secondsLeft();
     var hours = Math.floor(left / 3600);
     var text = pad(Math.floor((left % 3600) / 60)) + ":" + pad(left % 60);
     countdown.textContent = hours ? hours + ":" + text : text;
     countdown.classList.toggle("urgent", left <= 60);
+    announceThresholds(left);
     if (left === 0) {
       var form = document.getElementById("time-up-form");
       if (form && !form.dataset.sent) {
@@ -60,7 +121,21 @@
   root.classList.add("js");
 
   /* --- one question at a time ----------------------------------------------------- */
-  function show(position) {
+  function markCurrent(position) {
+    document.querySelectorAll(".map-cell").forEach(function (cell) {
+      var current = cell.dataset.goto === String(position);
+      cell.classList.toggle("current", current);
+      if (current) {
+        cell.setAttribute("aria-current", "step");
+      } else {
+        cell.removeAttribute("aria-current");
+      }
+    });
+  }
+
+  /* Show question `position`; `focus`: the teacher moved there, so their focus (on a link or
+   * form of the question now hidden) goes to the new question's heading. */
+  function show(position, focus) {
     var target = document.getElementById("q-" + position);
     if (!target) {
       return;
@@ -68,17 +143,18 @@
     document.querySelectorAll("section.question").forEach(function (section) {
       section.hidden = section !== target;
     });
-    document.querySelectorAll(".map-cell").forEach(function (cell) {
-      cell.classList.toggle("current", cell.dataset.goto === String(position));
-    });
+    markCurrent(position);
     history.replaceState(null, "", "?q=" + position);
+    if (focus) {
+      target.querySelector(".question-text").focus();
+    }
   }
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest("[data-goto]");
     if (link) {
       event.preventDefault();
-      show(link.dataset.goto);
+      show(link.dataset.goto, true);
     }
   });
   var current = document.querySelector("section.question:not([hidden])");
@@ -91,6 +167,31 @@
   var indicator = document.getElementById("connection-state");
   var flushing = null; // the running flush, shared by whoever asks for one
   var retryTimer = null;
+  var pendingCount = document.getElementById("pending-count");
+  var pendingLabels = document.getElementById("pending-labels").content;
+  var queueAnnouncer = document.getElementById("queue-announcer");
+  var announceTimer = null;
+  var announcedPending = false;
+
+  /* Show how many answers wait to be sent. Screen readers hear it only once the number has
+   * stood for 2 s (a save that goes through at once is not worth a word), and hear "All
+   * answers saved" when a queue they were told about is empty again. */
+  function showPending(count) {
+    var label = pendingLabels.querySelector('[data-count="' + count + '"]');
+    pendingCount.textContent = label ? label.textContent : "";
+    pendingCount.hidden = !count;
+    pendingCount.dataset.count = count;
+    window.clearTimeout(announceTimer);
+    announceTimer = window.setTimeout(function () {
+      if (count) {
+        announce(queueAnnouncer, pendingCount.textContent);
+        announcedPending = true;
+      } else if (announcedPending) {
+        announce(queueAnnouncer, indicator.getAttribute("data-label-saved"));
+        announcedPending = false;
+      }
+    }, 2000);
+  }
 
   function load() {
     try {
@@ -102,6 +203,7 @@
 
   function store(queue) {
     window.localStorage.setItem(storageKey, JSON.stringify(queue));
+    showPending(queue.length);
   }
 
   function setState(state) {
@@ -187,6 +289,7 @@
       var html = await response.text();
       if (response.ok) {
         htmx.swap("#save-status", html, { swapStyle: "innerHTML" });
+        markCurrent(new URLSearchParams(location.search).get("q")); // the swapped map cell
         var seconds = document.querySelector("#save-status [data-seconds-left]");
         if (seconds && countdown) {
           syncCountdown(seconds.dataset.secondsLeft);
@@ -244,7 +347,7 @@
       enqueue(form);
       var next = form.closest("section.question").nextElementSibling;
       if (next && next.dataset.position) {
-        show(next.dataset.position);
+        show(next.dataset.position, true);
       }
     });
   });
@@ -269,5 +372,6 @@
     setState("offline");
   });
   restore();
+  showPending(load().length);
   flush();
 })();
