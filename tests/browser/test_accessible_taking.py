@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from apps.assessments.models import Answer, Attempt
 from tests.accounts.factories import TEST_PASSWORD
 from tests.assessments.conftest import quiz, teacher  # noqa: F401 (fixtures)
+from tests.browser.axe import assert_accessible
 from tests.browser.test_assessments import wait_for_answers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -187,6 +188,7 @@ def test_the_timer_speaks_at_10_5_and_1_minute_and_when_asked(page, plain_http, 
         expect(announcer).to_have_text(spoken)
         elapsed = just_before + 5
     expect(countdown).to_have_class(re.compile("urgent"))
+    assert_accessible(page, "take, the last minute")
     # Each said once, never once a second.
     assert page.evaluate("window.spoken") == ["10 minutes left", "5 minutes left", "1 minute left"]
 
@@ -233,6 +235,7 @@ def test_the_answers_waiting_to_be_sent_are_counted_in_the_teachers_language(
     # Told to screen readers once the number has stood for a moment.
     expect(page.locator("#queue-announcer")).to_have_text("3 jawapan menunggu untuk dihantar")
     assert len(held) == 1  # one at a time, in order
+    assert_accessible(page, "take, answers waiting to be sent")
     assert not Answer.objects.filter(attempt=attempt).exists()
 
     released.append(True)
