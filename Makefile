@@ -59,6 +59,8 @@ messages: .venv/.synced ## extract translatable strings into locale/*/django.po 
 
 check-deploy: .venv/.synced ## Django's deployment checklist with production-like values
 	DJANGO_DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	COMPLAINTS_VAULT_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+	COMPLAINTS_VAULT_INDEX_KEYS=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))') \
 	ALLOWED_HOSTS=crowdproof.example.org $(MANAGE) check --deploy --fail-level WARNING
 
 clean: ## remove the virtualenv, embedded data and build output
