@@ -67,3 +67,12 @@ def redis_round_trips(monkeypatch):
             monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
 
     return counting
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client, past the two-factor login the admin requires."""
+    from tests.accounts.factories import verified_login
+
+    verified_login(client, admin_user)
+    return client

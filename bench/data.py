@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.management import call_command
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.models import Batch, District, User
 
@@ -67,9 +68,11 @@ def ensure_teachers(count: int, workdir: Path) -> list[User]:
 
 
 def bench_staff() -> User:
-    """A superuser for the staff and officer pages (results, complaints dashboard)."""
+    """A superuser for the staff and officer pages (results, complaints dashboard), with an
+    authenticator: its bench sessions are verified ones (bench/sessions.py)."""
     user, _ = User.objects.get_or_create(
         username="bench-staff",
         defaults={"role": User.Role.STAFF, "is_staff": True, "is_superuser": True},
     )
+    TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "bench"})
     return user

@@ -6,6 +6,7 @@ the session table, and hands the cookies and CSRF tokens to the load generator. 
 reads them exactly as it reads real ones. Like a login with the cached_db engine, each
 session is written to the cache as well as to the table, so the first save of a teacher
 finds it there, as after a real login; so is the user, as the first page after it leaves it.
+A staff user with an authenticator gets a session that has passed two-factor login too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from django.contrib.sessions.models import Session
 from django.core.cache import caches
 from django.utils import timezone
 from django.utils.crypto import get_random_string
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.backends import user_cache_key
 
@@ -38,6 +41,11 @@ def sessions_create(*, users: Iterable) -> list[tuple[str, str]]:
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     expires = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
     rows, pairs, cached = [], [], {}
+    staff = [user.pk for user in users if user.is_staff or user.is_superuser]
+    verified_by = {
+        device.user_id: device.persistent_id
+        for device in TOTPDevice.objects.filter(user__in=staff, confirmed=True)
+    }
     for user in users:
         key = SESSION_PREFIX + get_random_string(32 - len(SESSION_PREFIX), SESSION_KEY_CHARS)
         data = {
@@ -45,6 +53,8 @@ def sessions_create(*, users: Iterable) -> list[tuple[str, str]]:
             BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],  # as login() records
             HASH_SESSION_KEY: user.get_session_auth_hash(),
         }
+        if user.pk in verified_by:  # as django_otp.login() records
+            data[DEVICE_ID_SESSION_KEY] = verified_by[user.pk]
         rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expires))
         pairs.append((key, csrf_secret()))
         cached[store.cache_key_prefix + key] = data

@@ -39,6 +39,10 @@ INSTALLED_APPS = [
     "template_partials",
     "django_rq",
     "csp",
+    # Officers' two-factor login (apps/accounts/two_factor.py): TOTP and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "apps.core",
     "apps.accounts",
     "apps.assessments",
@@ -226,6 +230,11 @@ RATELIMIT_VIEW = "apps.core.views.ratelimited"
 RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="10/m")
+# Two-factor codes an officer may send per minute (besides django-otp's growing delay
+# after each wrong code, per device).
+TWO_FACTOR_RATE_LIMIT = env.str("TWO_FACTOR_RATE_LIMIT", default="10/m")
+# The name an authenticator app shows next to the officer's account.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Crowdproof")
 
 # --- I18n ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

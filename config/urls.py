@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django_rq import urls as rq_urls
 
 from apps.core import views as core_views
 
+rq_admin_urls = rq_urls.get_admin_urlpatterns(view_wrapper=admin.site.admin_view)
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
@@ -12,7 +14,9 @@ urlpatterns = [
     path("assessments/", include("apps.assessments.urls")),
     path("complaints/", include("apps.complaints.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("admin/rq/", include("django_rq.urls")),
+    # django-rq's pages behind the admin's checks (staff and two-factor login), not only
+    # its own staff_member_required; its stats JSON keeps its API token.
+    path("admin/rq/", include((rq_urls.get_api_urlpatterns() + rq_admin_urls, "django_rq"))),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,18 +1,26 @@
-"""Writes for accounts: the teacher CSV import and the demo data."""
+"""Writes for accounts: the teacher CSV import, the demo data and officers' two-factor login."""
 
 import csv
+import logging
+import math
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import django_otp
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.backends import user_cache_forget_on_commit
 from apps.accounts.models import Batch, District, User
+from apps.core.exceptions import Invalid, Refused
 
 TEACHER_CSV_REQUIRED = ("employee_id", "first_name", "last_name", "email", "district")
 TEACHER_CSV_OPTIONAL = ("batch",)
@@ -270,3 +278,117 @@ def _count_existing(employee_ids: Iterable[str]) -> int:
         User.objects.filter(employee_id__in=ids[i : i + 5000]).count()
         for i in range(0, len(ids), 5000)
     )
+
+
+# --- Officers' two-factor login (django-otp) --------------------------------------------
+# Who needs it and whether a request has it: apps/accounts/two_factor.py.
+
+RECOVERY_CODE_COUNT = 10
+TOTP_DEVICE_NAME = "authenticator"
+RECOVERY_DEVICE_NAME = "recovery codes"
+ERR_TWO_FACTOR_CODE = _(
+    "That code is not right. Type the 6 digits your authenticator app shows now, or one of "
+    "your recovery codes."
+)
+ERR_TWO_FACTOR_THROTTLED = _(
+    "Too many wrong codes for this account. Wait %(seconds)s seconds, then try again."
+)
+ERR_TWO_FACTOR_ENROLLED = _("Two-factor login is already set up for this account.")
+ERR_TWO_FACTOR_NOT_ENROLLED = _("Two-factor login is not set up for this account yet.")
+TWO_FACTOR_THROTTLED = "two_factor_throttled"  # the Refused's code: a 429, not a 409
+
+logger = logging.getLogger(__name__)
+
+
+def _code_normalised(code: str) -> str:
+    """Spaces and dashes people type into codes do not count; recovery codes are lower case."""
+    return "".join(code.split()).replace("-", "").lower()
+
+
+def _verify(user: User, device, code: str):
+    """django-otp's verification (the device locked, its throttling counted and committed);
+    a device still in its back-off after wrong codes refuses with how long to wait."""
+    allowed, details = device.verify_is_allowed()
+    if not allowed:
+        seconds = max(1, math.ceil((details["locked_until"] - timezone.now()).total_seconds()))
+        raise Refused(ERR_TWO_FACTOR_THROTTLED % {"seconds": seconds}, code=TWO_FACTOR_THROTTLED)
+    # Its own transaction, so that a wrong code's count survives the refusal below.
+    verified = django_otp.verify_token(user, device.persistent_id, code)
+    if verified is None:
+        raise Invalid(ERR_TWO_FACTOR_CODE, errors={"code": [ERR_TWO_FACTOR_CODE]})
+    return verified
+
+
+def _recovery_codes_replace(user: User) -> list[str]:
+    device, _created = StaticDevice.objects.get_or_create(
+        user=user, defaults={"name": RECOVERY_DEVICE_NAME}
+    )
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def two_factor_enrol_start(*, user: User) -> TOTPDevice:
+    """The officer's authenticator waiting for its first code: the same one until confirmed,
+    so reloading the enrolment page keeps the QR code the phone may already have read."""
+    with transaction.atomic(durable=True):
+        devices = TOTPDevice.objects.select_for_update().filter(user=user).order_by("pk")
+        if any(device.confirmed for device in devices):
+            raise Refused(ERR_TWO_FACTOR_ENROLLED)
+        device = next(iter(devices), None)
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+    return device
+
+
+def two_factor_enrol_confirm(*, user: User, code: str) -> tuple[TOTPDevice, list[str]]:
+    """Confirm the pending authenticator with a code it shows; returns it and the officer's
+    ten new recovery codes, which are shown once and never again (not recoverable)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        raise Refused(
+            ERR_TWO_FACTOR_ENROLLED
+            if TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+            else ERR_TWO_FACTOR_NOT_ENROLLED
+        )
+    device = _verify(user, device, _code_normalised(code))
+    with transaction.atomic(durable=True):
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        codes = _recovery_codes_replace(user)
+    logger.info("two-factor login set up for user %s", user.pk)
+    return device, codes
+
+
+def two_factor_verify(*, user: User, code: str):
+    """The device that accepts `code`: 6 digits go to the authenticator, anything else is a
+    recovery code (used up by this). Raises Invalid for a wrong code, Refused while the
+    device is throttled."""
+    code = _code_normalised(code)
+    model = TOTPDevice if code.isascii() and code.isdigit() and len(code) <= 8 else StaticDevice
+    device = model.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    if device is None:
+        if model is TOTPDevice:
+            raise Refused(ERR_TWO_FACTOR_NOT_ENROLLED)
+        raise Invalid(ERR_TWO_FACTOR_CODE, errors={"code": [ERR_TWO_FACTOR_CODE]})
+    return _verify(user, device, code)
+
+
+def recovery_codes_regenerate(*, user: User) -> list[str]:
+    """Ten new recovery codes; the old ones stop working."""
+    with transaction.atomic(durable=True):
+        codes = _recovery_codes_replace(user)
+    logger.info("recovery codes replaced for user %s", user.pk)
+    return codes
+
+
+def two_factor_reset(*, user: User, by: User) -> int:
+    """An officer lost their phone: remove their authenticator and recovery codes, so that
+    their next login enrols again. Their sessions lose their verification at the next
+    request (the device they were verified with is gone). Returns the devices removed."""
+    with transaction.atomic(durable=True):
+        removed, _ = TOTPDevice.objects.filter(user=user).delete()
+        removed_codes, _ = StaticDevice.objects.filter(user=user).delete()
+    logger.warning("two-factor login of user %s reset by user %s", user.pk, by.pk)
+    return removed + removed_codes

@@ -15,6 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_ratelimit.decorators import ratelimit
 
+from apps.accounts.two_factor import two_factor_verified_required
 from apps.assessments import selectors, services
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Assessment
 from apps.core.errors import application_error_status, into_messages
@@ -206,6 +207,7 @@ def receipt(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
 
 @require_GET
 @staff_member_required
+@two_factor_verified_required
 def preview(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=assessment_id)
     content = selectors.assessment_content(assessment_id=assessment.pk, version=assessment.version)
@@ -222,6 +224,7 @@ def preview(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
 
 @require_GET
 @staff_member_required
+@two_factor_verified_required
 def results_index(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request, "assessments/results_index.html", {"assessments": selectors.results_assessments()}
@@ -230,6 +233,7 @@ def results_index(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_member_required
+@two_factor_verified_required
 @vary_on_headers("HX-Request")
 def results_detail(request: HtmxHttpRequest, assessment_id: int) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=assessment_id)

@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap
 from django_ratelimit.core import get_usage, is_ratelimited
 
+from apps.accounts.two_factor import two_factor_verified_required
 from apps.complaints.forms import (
     ERR_SPAM,
     ERR_STATUS_NOT_FOUND,
@@ -144,6 +145,7 @@ def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("complaints.download_attachment", raise_exception=True)
+@two_factor_verified_required
 @require_GET
 def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     """Officers only; every download is audited. Never rendered inline by the browser."""
@@ -166,6 +168,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 @permission_required("complaints.view_dashboard", raise_exception=True)
+@two_factor_verified_required
 @require_GET
 @vary_on_headers("HX-Request")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:

@@ -44,3 +44,18 @@ class TeacherFactory(UserFactory):
 class OfficerFactory(UserFactory):
     role = User.Role.OFFICER
     is_staff = True
+
+
+def verified_login(client, user) -> None:
+    """Sign `user` in as if they had typed their password and a two-factor code: the way every
+    test reaches the admin and the officer pages (apps.accounts.two_factor)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()

@@ -4,14 +4,14 @@ import pytest
 from django.urls import reverse
 
 from apps.assessments import selectors
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import UserFactory, verified_login
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    verified_login(client, UserFactory(is_staff=True, is_superuser=True))
     return client
 
 

@@ -16,7 +16,13 @@ from apps.assessments import selectors, services
 from apps.assessments.models import Attempt, AttemptAdjustment
 from apps.core.exceptions import Invalid
 from apps.sync.models import OutboxEvent
-from tests.accounts.factories import BatchFactory, DistrictFactory, TeacherFactory, UserFactory
+from tests.accounts.factories import (
+    BatchFactory,
+    DistrictFactory,
+    TeacherFactory,
+    UserFactory,
+    verified_login,
+)
 from tests.assessments.helpers import save
 
 pytestmark = pytest.mark.django_db
@@ -251,7 +257,7 @@ def post_action(client, action, attempts, **fields):
 
 
 def test_admin_gives_extra_minutes_to_the_selected_running_attempts(client, staff, cohort):
-    client.force_login(staff)
+    verified_login(client, staff)
     old = cohort["ax"].deadline
     selected = [cohort["ax"], cohort["done"]]
     shown = post_action(client, "give_extra_minutes", selected, minutes="15", reason=REASON)
@@ -266,7 +272,7 @@ def test_admin_gives_extra_minutes_to_the_selected_running_attempts(client, staf
 
 
 def test_admin_reopens_only_auto_submitted_attempts(client, staff, cohort):
-    client.force_login(staff)
+    verified_login(client, staff)
     auto = auto_submitted(cohort["ax"])
     selected = [auto, cohort["done"]]
     shown = post_action(client, "reopen", selected, minutes="10", reason="")

@@ -26,7 +26,7 @@ from apps.core.cluster.postgres import start_postgres_pair
 from apps.sync.services import outbox_reconcile_compare
 from config.db_router import replica_database
 from doubles.records_api import DEFAULT_KEY_FIELDS, FakeRemote
-from tests.accounts.factories import TEST_PASSWORD, TeacherFactory, UserFactory
+from tests.accounts.factories import TEST_PASSWORD, TeacherFactory, UserFactory, verified_login
 from tests.assessments.factories import AssessmentFactory, AssignmentFactory, QuestionFactory
 from tests.complaints.factories import ComplaintFactory
 from tests.sync.conftest import API_KEY, APP_ID, connector_settings
@@ -101,7 +101,7 @@ def routed(pair, settings, django_db_blocker):
 
 @pytest.fixture
 def officer_client(routed, client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    verified_login(client, UserFactory(is_staff=True, is_superuser=True))
     return client
 
 

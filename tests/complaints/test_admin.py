@@ -17,7 +17,7 @@ from apps.complaints.models import (
 )
 from apps.complaints.services import ERR_OUTCOME_REQUIRED, complaint_file
 from apps.sync.models import OutboxEvent
-from tests.accounts.factories import TEST_PASSWORD, TeacherFactory
+from tests.accounts.factories import TEST_PASSWORD, TeacherFactory, verified_login
 from tests.complaints.conftest import GOOD_DESCRIPTION, form_data, upload
 from tests.complaints.factories import ComplaintFactory, TriageJobFactory
 
@@ -54,7 +54,7 @@ def changelist_queries(client, n):
 def test_the_changelist_runs_a_constant_number_of_queries(
     client, officer, django_assert_num_queries
 ):
-    client.force_login(officer)
+    verified_login(client, officer)
     few = changelist_queries(client, 2)
     with django_assert_num_queries(few):
         client.get(CHANGELIST)
@@ -82,7 +82,7 @@ def test_text_search_can_use_the_indexes(rf, officer):
 
 
 def test_officers_filter_and_search(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     [mine] = make(1, assigned_to=officer)
     [overdue] = make(1, due_at=timezone.now() - timezone.timedelta(days=1))
     failed = TriageJobFactory(
@@ -113,7 +113,7 @@ def test_officers_filter_and_search(client, officer):
 
 
 def test_viewing_a_complaint_is_audited(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     [complaint] = make(1)
     assert client.get(change_url(complaint)).status_code == 200
     event = ComplaintEvent.objects.get(complaint=complaint, action="viewed")
@@ -121,7 +121,7 @@ def test_viewing_a_complaint_is_audited(client, officer):
 
 
 def test_an_override_is_recorded_with_the_original_value(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     [complaint] = make(1, triage_backend="rules")
     manual = TriageJobFactory(state=TriageJob.State.MANUAL).complaint
     extortion = Category.objects.get(code="extortion")
@@ -151,7 +151,7 @@ def test_an_override_is_recorded_with_the_original_value(client, officer):
 
 
 def test_notes_stay_internal_and_replies_are_public(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     [complaint] = make(1)
     client.post(
         change_url(complaint), form_data(complaint, note="Check CCTV.", reply="We are on it.")
@@ -165,7 +165,7 @@ def test_notes_stay_internal_and_replies_are_public(client, officer):
 
 
 def test_closing_needs_an_outcome_and_writes_an_outbox_event(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     [complaint] = make(1)
     response = client.post(change_url(complaint), form_data(complaint, status="closed"))
     assert response.status_code == 200
@@ -198,7 +198,7 @@ def action(client, name, complaints, follow=False, **extra):
 
 
 def test_bulk_assign_to_me_and_set_status(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     complaints = make(3)
     assert action(client, "assign_to_me", complaints).status_code == 302
     assert set(Complaint.objects.values_list("assigned_to", "status")) == {(officer.pk, "assigned")}
@@ -210,7 +210,7 @@ def test_bulk_assign_to_me_and_set_status(client, officer):
 
 
 def test_bulk_requeue_triage(client, officer, queue):
-    client.force_login(officer)
+    verified_login(client, officer)
     failed = TriageJobFactory(state=TriageJob.State.FAILED, attempts=5).complaint
     action(client, "requeue_triage", [failed])
     failed.triage_job.refresh_from_db()
@@ -220,10 +220,10 @@ def test_bulk_requeue_triage(client, officer, queue):
 
 def test_export_is_for_supervisors_and_audited(client, officer, supervisor):
     complaints = make(2)
-    client.force_login(officer)
+    verified_login(client, officer)
     response = client.get(CHANGELIST)
     assert "export_csv" not in response.content.decode()
-    client.force_login(supervisor)
+    verified_login(client, supervisor)
     response = action(client, "export_csv", complaints)
     assert response["Content-Disposition"].startswith('attachment; filename="complaints-')
     rows = list(csv.reader(b"".join(response.streaming_content).decode().splitlines()))
@@ -234,7 +234,7 @@ def test_export_is_for_supervisors_and_audited(client, officer, supervisor):
 
 def test_export_neutralises_formulas_in_what_the_public_typed(client, supervisor):
     [complaint] = make(1, description='=HYPERLINK("http://evil.example","x")', incident_place="@A1")
-    client.force_login(supervisor)
+    verified_login(client, supervisor)
     response = action(client, "export_csv", [complaint])
     header, row = csv.reader(b"".join(response.streaming_content).decode().splitlines())
     cells = dict(zip(header, row, strict=True))
@@ -243,7 +243,7 @@ def test_export_neutralises_formulas_in_what_the_public_typed(client, supervisor
 
 
 def test_no_delete_for_officers_and_the_audit_trail_is_read_only(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     [complaint] = make(1)
     delete = reverse("admin:complaints_complaint_delete", args=[complaint.pk])
     assert client.get(delete).status_code == 403
@@ -262,7 +262,7 @@ def attachment(queue):
 
 
 def test_officers_download_attachments_through_an_audited_view(client, officer, attachment):
-    client.force_login(officer)
+    verified_login(client, officer)
     url = reverse("complaints:attachment-download", args=[attachment.pk])
     response = client.get(url)
     assert response.status_code == 200
@@ -285,7 +285,7 @@ def test_attachments_are_not_for_the_public_or_teachers(client, attachment):
 
 
 def test_officers_find_colleagues_with_the_autocomplete(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     response = client.get(
         "/admin/autocomplete/",
         {
@@ -309,7 +309,7 @@ def test_the_groups_carry_the_permissions(officer, supervisor):
 
 
 def test_failed_triage_shows_with_its_error(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     job = TriageJobFactory(state=TriageJob.State.FAILED, reason="HTTP 500 from the triage API: x")
     assert "Failed" in client.get(CHANGELIST + "?triage=failed").content.decode()
     body = client.get(change_url(job.complaint)).content.decode()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.complaints.models import Category, TriageJob
 from apps.complaints.selectors import dashboard_stats
 from apps.complaints.services import complaint_assign
-from tests.accounts.factories import TEST_PASSWORD, TeacherFactory
+from tests.accounts.factories import TEST_PASSWORD, TeacherFactory, verified_login
 from tests.complaints.factories import ComplaintFactory, TriageJobFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_only_officers_see_the_dashboard(client):
 
 @pytest.mark.parametrize("htmx", [False, True])
 def test_the_dashboard_shows_figures_and_charts(client, officer, complaints, htmx):
-    client.force_login(officer)
+    verified_login(client, officer)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     response = client.get(URL, **headers)
     assert response.status_code == 200
@@ -60,7 +60,7 @@ def test_the_dashboard_shows_figures_and_charts(client, officer, complaints, htm
 
 
 def test_the_filter_form_renders_once_per_query_string(client, officer, complaints):
-    client.force_login(officer)
+    verified_login(client, officer)
     select = "django/forms/widgets/select.html"
     first = client.get(URL + "?days=30&category=bribery")
     assert select in [t.name for t in first.templates]
@@ -77,7 +77,7 @@ def test_the_filter_form_renders_once_per_query_string(client, officer, complain
 def test_filters_apply_and_are_cached_per_filter_until_a_write(
     client, officer, complaints, django_capture_on_commit_callbacks
 ):
-    client.force_login(officer)
+    verified_login(client, officer)
     query = "?days=30&category=bribery"
     first = client.get(URL + query, HTTP_HX_REQUEST="true")
     assert '<dd class="total">3</dd>' in first.content.decode()
@@ -107,7 +107,7 @@ def test_filters_apply_and_are_cached_per_filter_until_a_write(
 
 
 def test_a_bad_filter_is_a_400_with_a_message(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     response = client.get(URL + "?days=7&category=nope", HTTP_HX_REQUEST="true")
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
@@ -115,7 +115,7 @@ def test_a_bad_filter_is_a_400_with_a_message(client, officer):
 
 @pytest.mark.parametrize(("query", "selected"), [("", "30"), ("?days=", "30"), ("?days=90", "90")])
 def test_the_period_select_shows_the_period_the_figures_are_for(client, officer, query, selected):
-    client.force_login(officer)
+    verified_login(client, officer)
     page = client.get(URL + query).content.decode()
     period = re.search(r'<select name="days".*?</select>', page, re.S).group()
     assert re.findall(r'<option value="(\d+)" selected>', period) == [selected]

@@ -16,6 +16,7 @@ from apps.complaints.services import (
 )
 from apps.core.exceptions import Refused
 from apps.sync.models import OutboxEvent
+from tests.accounts.factories import verified_login
 from tests.complaints.conftest import form_data
 from tests.complaints.factories import ComplaintFactory
 
@@ -148,7 +149,7 @@ def test_one_forbidden_move_in_a_bulk_change_refuses_them_all(officer):
 
 
 def test_the_admin_bulk_action_cannot_reopen(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     closed = complaint_in(S.CLOSED)
     unchanged = snapshot(closed)
     data = {"action": "set_status", "_selected_action": [closed.pk], "status": S.RECEIVED}
@@ -158,7 +159,7 @@ def test_the_admin_bulk_action_cannot_reopen(client, officer):
 
 
 def test_the_admin_bulk_action_shows_a_forbidden_move_and_changes_nothing(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     movable, closed = complaint_in(S.ASSIGNED), complaint_in(S.CLOSED)
     unchanged = snapshot(movable), snapshot(closed)
     data = {
@@ -180,7 +181,7 @@ def change(client, complaint, **fields):
 
 
 def test_the_change_form_shows_a_forbidden_move_and_saves_nothing(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     complaint = complaint_in(S.TRIAGED)
     unchanged = snapshot(complaint)
     response = change(client, complaint, status=S.INVESTIGATING)
@@ -190,7 +191,7 @@ def test_the_change_form_shows_a_forbidden_move_and_saves_nothing(client, office
 
 
 def test_an_assignment_in_the_same_edit_opens_the_moves_of_an_assigned_complaint(client, officer):
-    client.force_login(officer)
+    verified_login(client, officer)
     complaint = complaint_in(S.TRIAGED)
     response = change(client, complaint, status=S.INVESTIGATING, assigned_to=officer.pk)
     assert response.status_code == 302

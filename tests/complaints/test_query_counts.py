@@ -4,6 +4,7 @@ import pytest
 
 from apps.complaints.models import TriageJob
 from apps.complaints.services import complaint_file, triage_run
+from tests.accounts.factories import verified_login
 from tests.complaints.conftest import GOOD_DESCRIPTION, filing_data, upload
 from tests.complaints.factories import RECEIPT, ComplaintFactory, TriageJobFactory
 
@@ -30,11 +31,12 @@ def test_a_status_poll(client, django_assert_num_queries):
 
 
 def test_a_cached_dashboard_fragment(client, officer, django_assert_num_queries):
-    client.force_login(officer)
+    verified_login(client, officer)
     url = "/complaints/dashboard/?days=7"
     client.get(url, HTTP_HX_REQUEST="true")
-    # the permission check (the signed-in user and the figures come from the cache)
-    with django_assert_num_queries(2):
+    # the permission check (2), the session's two-factor device (the signed-in user and the
+    # figures come from the cache)
+    with django_assert_num_queries(3):
         response = client.get(url, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
 

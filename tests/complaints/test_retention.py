@@ -15,6 +15,7 @@ from apps.complaints.services import (
     complaint_transition,
     retention_due,
 )
+from tests.accounts.factories import verified_login
 from tests.complaints.conftest import filing_data, stored_files, upload
 from tests.complaints.factories import ComplaintFactory
 
@@ -171,7 +172,7 @@ def test_the_30_day_list_for_supervisors(client, supervisor, category):
     assert "2 complaint(s) due for purge within 30 day(s); nothing changed." in out.text
     assert not Complaint.objects.filter(purged_at__isnull=False).exists()
 
-    client.force_login(supervisor)
+    verified_login(client, supervisor)
     body = client.get(CHANGELIST + "?purge=30").content.decode()
     assert soon.reference in body and now_due.reference in body
     assert later.reference not in body
@@ -179,7 +180,7 @@ def test_the_30_day_list_for_supervisors(client, supervisor, category):
 
 def test_legal_hold_is_set_in_the_admin_and_audited(client, supervisor, category):
     complaint = closed(category, days_ago=400)
-    client.force_login(supervisor)
+    verified_login(client, supervisor)
     data = {
         "status": complaint.status,
         "outcome": complaint.outcome,

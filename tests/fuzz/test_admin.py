@@ -14,7 +14,7 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.accounts.factories import OfficerFactory
+from tests.accounts.factories import OfficerFactory, verified_login
 from tests.complaints.factories import TriageJobFactory
 from tests.fuzz.strategies import FUZZ, assert_clear, fields
 
@@ -41,7 +41,7 @@ def staff_client(client):
     officer = OfficerFactory(is_superuser=True)
     officer.groups.add(Group.objects.get(name="Officers"))  # from the data migration
     TriageJobFactory(complaint__assigned_to=officer)  # so every filter has something to offer
-    client.force_login(officer)
+    verified_login(client, officer)
     return client
 
 

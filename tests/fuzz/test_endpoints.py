@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from apps.assessments.models import Answer, Attempt
 from apps.complaints.models import Attachment, Complaint, ComplaintEvent, TriageJob
-from tests.accounts.factories import TEST_PASSWORD, OfficerFactory
+from tests.accounts.factories import TEST_PASSWORD, OfficerFactory, verified_login
 from tests.complaints.conftest import GOOD_DESCRIPTION
 from tests.complaints.factories import RECEIPT, ComplaintFactory
 from tests.fuzz.strategies import FUZZ, assert_clear, fields, sweep
@@ -212,7 +212,7 @@ def test_status_sweep(client, filed):
 
 @pytest.fixture
 def officer_client(client):
-    client.force_login(OfficerFactory(is_superuser=True))
+    verified_login(client, OfficerFactory(is_superuser=True))
     return client
 
 

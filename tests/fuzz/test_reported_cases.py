@@ -11,7 +11,7 @@ from apps.assessments.models import Answer, Attempt
 from apps.complaints.models import Complaint
 from apps.core.admin import ERR_SELECTED_IDS
 from apps.core.input import ERR_NEEDS_SLASH, ERR_NUL_IN_ADDRESS
-from tests.accounts.factories import OfficerFactory
+from tests.accounts.factories import OfficerFactory, verified_login
 from tests.complaints.conftest import filing_data
 from tests.complaints.factories import ComplaintFactory
 
@@ -100,7 +100,7 @@ def test_an_arabic_indic_date_is_refused(debug, client):
 def test_officer_filter_ignores_a_value_it_does_not_offer(debug, client, officer):
     staff = OfficerFactory(is_superuser=True)
     mine = ComplaintFactory(assigned_to=staff)
-    client.force_login(staff)
+    verified_login(client, staff)
     response = client.get(reverse("admin:complaints_complaint_changelist"), {"officer": officer})
     assert response.status_code == 200
     assert mine.reference in response.content.decode()  # ignored: the unfiltered list
@@ -139,7 +139,7 @@ def test_a_post_without_its_trailing_slash_is_a_404_naming_the_address(debug, cl
 
 
 def test_an_admin_post_without_its_trailing_slash_is_no_500(debug, client):
-    client.force_login(OfficerFactory(is_superuser=True))
+    verified_login(client, OfficerFactory(is_superuser=True))
     response = client.post("/admin/complaints/complaint", {"action": "export_csv"})
     assert response.status_code < 500
 
@@ -147,7 +147,7 @@ def test_an_admin_post_without_its_trailing_slash_is_no_500(debug, client):
 @pytest.mark.parametrize("selected", ["abc", "", "\uff11", "9" * 25])
 def test_an_admin_action_on_ids_that_are_no_rows_says_so(debug, client, selected):
     staff = OfficerFactory(is_superuser=True)
-    client.force_login(staff)
+    verified_login(client, staff)
     url = reverse("admin:complaints_complaint_changelist")
     data = {"action": "assign_to_me", "_selected_action": selected, "index": "0"}
     response = client.post(url, data, follow=True)
