@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.accounts.factories import TEST_PASSWORD
-from tests.assessments.conftest import quiz, teacher  # noqa: F401 (fixtures)
+from tests.assessments.conftest import questionnaire, quiz, teacher  # noqa: F401 (fixtures)
 from tests.browser.axe import assert_accessible
 from tests.browser.test_complaints import live_settings  # noqa: F401 (fixture)
 from tests.complaints.conftest import GOOD_DESCRIPTION
@@ -62,9 +62,33 @@ def test_teacher_pages_are_accessible(page, settings, teacher, quiz, csp_watch):
     assert csp_watch == []
 
 
+def test_a_questionnaire_result_with_its_chart_is_accessible(
+    page,
+    settings,
+    teacher,  # noqa: F811
+    questionnaire,  # noqa: F811
+):
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False  # plain-HTTP server
+    page.goto("/accounts/login/?next=/assessments/")
+    page.fill("#id_username", teacher.username)
+    page.fill("#id_password", TEST_PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.locator(f"[data-assessment='{questionnaire.pk}'] button").click()
+    page.locator("#q-1 input[name=value][value='4']").check()
+    expect(page.locator("#connection-state")).to_have_attribute("data-state", "saved")
+    page.get_by_role("link", name="Review and submit").click()
+    page.get_by_role("button", name="Submit my answers").click()
+    chart = page.locator("figure.chart")
+    expect(chart.locator("svg[role=img]")).to_have_accessible_name("Your profile (1-10)")
+    expect(chart.locator("li")).to_have_text(["Calm: 5", "Grit: 0"])  # the values, as text
+    assert_accessible(page, "result with the category chart")
+
+
 def test_public_complaint_pages_are_accessible(page, live_settings, csp_watch):  # noqa: F811
     page.goto("/")
     assert_accessible(page, "home")
+    page.goto("/no-such-page/")
+    assert_accessible(page, "not found")
     page.goto("/complaints/")
     assert_accessible(page, "complaint form")
     page.fill("#id_description", "Too short.")

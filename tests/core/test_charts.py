@@ -14,6 +14,8 @@ def test_bars_scale_to_the_maximum_and_show_their_values():
     assert 'width="360.0" height="22" class="bar" data-value="10"' in html
     assert 'width="180.0" height="22" class="bar" data-value="5"' in html
     assert "style=" not in html  # the CSP forbids inline styles
+    # The values as text too: a screen reader reads only the name of a role=img.
+    assert '<ul class="visually-hidden"><li>Vision: 10</li><li>Effort: 5</li></ul>' in html
 
 
 def test_empty_and_all_zero_charts_render_without_dividing_by_zero():
