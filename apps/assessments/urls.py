@@ -15,6 +15,7 @@ urlpatterns = [
         views.answer,
         name="answer",
     ),
+    path("attempts/<int:attempt_id>/time/", views.time_left, name="time"),
     path("attempts/<int:attempt_id>/review/", views.review, name="review"),
     path("attempts/<int:attempt_id>/submit/", views.submit, name="submit"),
     path("attempts/<int:attempt_id>/result/", views.result, name="result"),

@@ -97,7 +97,9 @@ def _take_context(attempt, now, position: int | None = None) -> dict:
 def take(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     """One question at a time; the page holds them all, so next/previous and answering keep
     working while the connection is down. `?q=N` opens question N, else the last answered."""
-    attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
+    attempt = selectors.attempt_for_user(
+        attempt_id=attempt_id, user=request.user, with_credit=True
+    )
     now = timezone.now()
     if not attempt.is_running(now):
         return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
@@ -150,7 +152,9 @@ def answer(request: HtmxHttpRequest, attempt_id: int, question_id: int) -> HttpR
 @login_required
 @vary_on_headers("HX-Request")
 def review(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
-    attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
+    attempt = selectors.attempt_for_user(
+        attempt_id=attempt_id, user=request.user, with_credit=True
+    )
     now = timezone.now()
     if not attempt.is_running(now):
         return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
@@ -203,6 +207,22 @@ def receipt(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     response = HttpResponse(services.receipt_dumps(document), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="receipt-{attempt_id}.json"'
     return response
+
+
+@require_GET
+@login_required
+def time_left(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
+    """The timer's check with the server, never on an answer save: when it reaches zero, and
+    a while after the saves recover from a failure (an outage credit comes after the service
+    is back). The seconds left and the time credited, as a fragment (1 query, the user
+    cached)."""
+    attempt = selectors.attempt_for_user(
+        attempt_id=attempt_id, user=request.user, with_credit=True
+    )
+    now = timezone.now()
+    left = selectors.seconds_left(deadline=attempt.deadline, now=now)
+    context = {"attempt": attempt, "seconds_left": left if attempt.is_running(now) else 0}
+    return render(request, "assessments/time_credit.html#time-sync", context)
 
 
 @require_GET

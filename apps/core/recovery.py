@@ -3,8 +3,10 @@
 Every piece of durable work has a PostgreSQL row (an attempt with a deadline, a triage job,
 an outbox event); its RQ job is only a fast path that Redis may lose (restart, FLUSHALL) and
 a job may fail (PostgreSQL restarting). The sweep finds what is due or stale and runs it
-again, idempotently: attempts past their deadline are submitted, triage that nothing will
-run is requeued, expired outbox leases are reclaimed and due rows kicked.
+again, idempotently: gaps in the service's heartbeat are credited to the attempts that ran
+through them (apps/assessments/services/outages.py), attempts past their deadline are
+submitted, triage that nothing will run is requeued, expired outbox leases are reclaimed and
+due rows kicked, and old heartbeat intervals are forgotten.
 
 Each worker enqueues the sweep once per RECOVERY_INTERVAL_SECONDS slot from its own loop
 (apps.core.worker), under a job id unique to the slot, so several workers run it once and
@@ -70,14 +72,19 @@ def _sweep_lock():
 
 
 def _steps():
-    from apps.assessments.services import attempts_submit_expired
+    from apps.assessments.services import attempts_submit_expired, outages_credit
     from apps.complaints.services import triage_requeue_stale
+    from apps.core.heartbeat import heartbeats_prune
     from apps.sync.services import outbox_requeue
 
     return (
+        # Before the submits: an attempt whose deadline fell in an outage gets its time
+        # instead of being submitted and re-opened.
+        ("attempts credited for an outage", outages_credit),
         ("attempts submitted", attempts_submit_expired),
         ("triage requeued", lambda: len(triage_requeue_stale())),
         ("outbox leases reclaimed", lambda: outbox_requeue(force=False)[0]),
+        ("heartbeat intervals pruned", heartbeats_prune),
     )
 
 

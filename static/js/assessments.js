@@ -99,15 +99,72 @@
     countdown.classList.toggle("urgent", left <= 60);
     announceThresholds(left);
     if (left === 0) {
-      var form = document.getElementById("time-up-form");
-      if (form && !form.dataset.sent) {
-        form.dataset.sent = "1";
-        form.submit();
-      }
+      timeUp();
       return;
     }
     window.setTimeout(tick, 1000);
   }
+
+  /* --- time credited for a service interruption (issue #16 item 2) ----------------- */
+  /* The worker credits an outage once the service is back, so the deadline may have moved
+   * since the page last heard from the server. At zero the page asks the server (the time
+   * URL) before it submits, and asks again until the server answers; a while after its
+   * saves recover from a failure it asks too, to show the new time and why. */
+  var credit = document.getElementById("time-credit");
+
+  function checkTime() {
+    return fetch(credit.dataset.timeUrl, {
+      credentials: "same-origin",
+      redirect: "manual",
+      signal: AbortSignal.timeout(15000),
+      headers: { "HX-Request": "true" },
+    }).then(function (response) {
+      if (response.status >= 500 || response.status === 408 || response.status === 429) {
+        throw new Error("not answering: " + response.status);
+      }
+      if (!response.ok) {
+        return 0; // logged out or gone: the server will not say, submit as before
+      }
+      return response.text().then(function (html) {
+        var fragment = document.createElement("template");
+        fragment.innerHTML = html;
+        var note = fragment.content.getElementById("time-credit");
+        credit.replaceWith(note);
+        credit = note;
+        var seconds = Number(fragment.content.querySelector("[data-seconds-left]").dataset.secondsLeft);
+        syncCountdown(seconds);
+        return seconds;
+      });
+    });
+  }
+
+  function submitTimeUp() {
+    var form = document.getElementById("time-up-form");
+    if (form && !form.dataset.sent) {
+      form.dataset.sent = "1";
+      form.submit();
+    }
+  }
+
+  function timeUp() {
+    if (!credit) {
+      submitTimeUp();
+      return;
+    }
+    checkTime().then(
+      function (seconds) {
+        if (seconds > 0) {
+          tick();
+        } else {
+          submitTimeUp();
+        }
+      },
+      function () {
+        window.setTimeout(timeUp, 5000);
+      },
+    );
+  }
+  /* --- end of the time credit --------------------------------------------------------- */
 
   if (countdown) {
     syncCountdown(countdown.dataset.secondsLeft);
@@ -218,12 +275,21 @@
     var queue = load().filter(function (entry) {
       return entry.url !== form.action;
     });
-    queue.push({ id: Date.now() + "-" + Math.random(), url: form.action, body: body.toString() });
+    // left: ms on the timer when given, sent with a save held up by a failure (the grace).
+    var left = countdown ? Math.max(0, Math.round(endsAt - performance.now())) : 0;
+    queue.push({ id: Date.now() + "-" + Math.random(), url: form.action, body: body.toString(), left: left });
     store(queue);
     flush();
   }
 
+  var heldUp = false; // a failure since the last successful save
+
   function retryLater(state) {
+    heldUp = true;
+    store(load().map(function (entry) {
+      entry.held = true; // every answer waiting now is held up by the failure
+      return entry;
+    }));
     setState(state);
     window.clearTimeout(retryTimer);
     retryTimer = window.setTimeout(flush, 5000);
@@ -264,7 +330,7 @@
       try {
         response = await fetch(entry.url, {
           method: "POST",
-          body: entry.body,
+          body: entry.held && entry.left ? entry.body + "&queued_left_ms=" + entry.left : entry.body,
           credentials: "same-origin",
           redirect: "manual", // logged out: the login page is not a saved answer
           signal: AbortSignal.timeout(15000), // a hung connection counts as offline
@@ -293,6 +359,13 @@
         var seconds = document.querySelector("#save-status [data-seconds-left]");
         if (seconds && countdown) {
           syncCountdown(seconds.dataset.secondsLeft);
+        }
+        if (heldUp && credit) {
+          // Back after a failure: an outage credit may follow within a sweep or two.
+          heldUp = false;
+          window.setTimeout(function () {
+            checkTime().catch(function () {});
+          }, 30000 + Math.random() * 60000);
         }
         reportRefusal(entry.url, "", null);
       } else {

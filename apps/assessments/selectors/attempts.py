@@ -6,9 +6,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q, Sum
 from django.shortcuts import get_object_or_404
 
-from apps.assessments.models import Answer, Attempt
+from apps.assessments.models import Answer, Attempt, AttemptAdjustment
 from apps.assessments.selectors.content import AssessmentContent
 
 
@@ -71,9 +72,20 @@ def attempt_meta(*, attempt_id: int) -> AttemptMeta | None:
     return meta
 
 
-def attempt_for_user(*, attempt_id: int, user) -> Attempt:
-    """The user's own attempt, or 404: another teacher's attempt does not exist for them."""
-    return get_object_or_404(Attempt.objects.select_related("assessment"), pk=attempt_id, user=user)
+def attempt_for_user(*, attempt_id: int, user, with_credit: bool = False) -> Attempt:
+    """The user's own attempt, or 404: another teacher's attempt does not exist for them.
+    `with_credit`: also its `outage_minutes`, the minutes credited for service
+    interruptions (services/outages.py), in the same query."""
+    attempts = Attempt.objects.select_related("assessment")
+    if with_credit:
+        attempts = attempts.annotate(
+            outage_minutes=Sum(
+                "adjustments__minutes",
+                filter=Q(adjustments__kind=AttemptAdjustment.Kind.OUTAGE),
+                default=0,
+            )
+        )
+    return get_object_or_404(attempts, pk=attempt_id, user=user)
 
 
 def attempt_answers(*, attempt: Attempt) -> dict[int, Answer]:

@@ -3,8 +3,10 @@ content versions (and the dashboard cache with them); `deadlines` computes an at
 deadline (accommodations included) and schedules its auto-submit; `start` starts an attempt;
 `answers` checks and saves an answer (the hot path: one SQL statement); `submit` scores and
 submits, and sweeps the attempts whose job was lost; `incidents` gives running attempts extra
-minutes or re-opens auto-submitted ones, with an audit row; `receipts` signs a submitted
-attempt's answers for its teacher and checks such a receipt; `errors` holds the refusals.
+minutes or re-opens auto-submitted ones, with an audit row; `outages` does the same by
+itself for a gap in the service's heartbeat; `grace` takes an answer held up by a server
+failure shortly after the deadline; `receipts` signs a submitted attempt's answers for its
+teacher and checks such a receipt; `errors` holds the refusals.
 
 Views, admin, commands and jobs import the names below from `apps.assessments.services`, so
 a rule lives here once; the modules import each other directly."""
@@ -52,6 +54,7 @@ from apps.assessments.services.incidents import (
     attempt_reopen,
     attempts_extend,
 )
+from apps.assessments.services.outages import outage_credit_minutes, outages_credit
 from apps.assessments.services.receipts import (
     ERR_RECEIPT_NOT_SUBMITTED,
     ReceiptCheck,
@@ -128,6 +131,8 @@ __all__ = [
     "attempts_extend",
     "attempts_submit_expired",
     "dashboard_invalidate",
+    "outage_credit_minutes",
+    "outages_credit",
     "receipt_check",
     "receipt_dumps",
     "receipt_loads",

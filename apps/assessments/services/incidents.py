@@ -93,14 +93,21 @@ def attempts_extend(
         ]
         if dry_run:
             return adjustments
-        Attempt.objects.filter(pk__in=[a.pk for a in attempts]).update(
-            deadline=F("deadline") + extra
-        )
-        AttemptAdjustment.objects.bulk_create(adjustments)
-        for attempt in attempts:
-            attempt.deadline += extra
-            auto_submit_schedule(attempt)
+        adjustments_extend(adjustments, extra=extra)
     return adjustments
+
+
+def adjustments_extend(adjustments: list[AttemptAdjustment], *, extra: timedelta) -> None:
+    """In the caller's transaction, the attempts locked: move each adjustment's attempt's
+    deadline by `extra`, write the audit rows, and move the auto-submits along (also used
+    by the outage credit, services/outages.py)."""
+    Attempt.objects.filter(pk__in=[row.attempt.pk for row in adjustments]).update(
+        deadline=F("deadline") + extra
+    )
+    AttemptAdjustment.objects.bulk_create(adjustments)
+    for row in adjustments:
+        row.attempt.deadline = row.new_deadline
+        auto_submit_schedule(row.attempt)
 
 
 def attempt_reopen(
@@ -121,7 +128,7 @@ def attempt_reopen(
             raise AttemptRefused(
                 ERR_NOT_AUTO_SUBMITTED % {"attempt": locked.pk}, code="not_auto_submitted"
             )
-        adjustment = AttemptAdjustment.objects.create(
+        adjustment = AttemptAdjustment(
             attempt=locked,
             kind=AttemptAdjustment.Kind.REOPENED,
             minutes=minutes,
@@ -130,18 +137,27 @@ def attempt_reopen(
             old_deadline=locked.deadline,
             new_deadline=now + timedelta(minutes=minutes),
         )
-        locked.status = Attempt.Status.IN_PROGRESS
-        locked.deadline = adjustment.new_deadline
-        locked.submitted_at = None
-        locked.auto_submitted = False
-        locked.total_score = locked.max_score = locked.percent = None
-        locked.category_scores = {}
-        locked.save(
-            update_fields=[
-                "status", "deadline", "submitted_at", "auto_submitted", "total_score",
-                "max_score", "percent", "category_scores",
-            ]
-        )  # fmt: skip
-        auto_submit_schedule(locked)
-        transaction.on_commit(lambda: results_invalidate(locked.assessment_id), robust=True)
+        adjustment_reopen(adjustment)
     return adjustment
+
+
+def adjustment_reopen(adjustment: AttemptAdjustment) -> None:
+    """In the caller's transaction, the attempt locked and submitted automatically: in
+    progress again until the adjustment's new deadline, its scores cleared, the audit row
+    written and the auto-submit scheduled (also used by the outage credit)."""
+    attempt = adjustment.attempt
+    adjustment.save()
+    attempt.status = Attempt.Status.IN_PROGRESS
+    attempt.deadline = adjustment.new_deadline
+    attempt.submitted_at = None
+    attempt.auto_submitted = False
+    attempt.total_score = attempt.max_score = attempt.percent = None
+    attempt.category_scores = {}
+    attempt.save(
+        update_fields=[
+            "status", "deadline", "submitted_at", "auto_submitted", "total_score",
+            "max_score", "percent", "category_scores",
+        ]
+    )  # fmt: skip
+    auto_submit_schedule(attempt)
+    transaction.on_commit(lambda: results_invalidate(attempt.assessment_id), robust=True)

@@ -1,0 +1,231 @@
+"""Automatic time credit for server-side outages (services/outages.py): a gap in the web
+heartbeat longer than the minimum is found by the recovery sweep and credited once to the
+attempts that ran through it, audited, with the auto-submit moved; the teacher sees why."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.assessments import services
+from apps.assessments.models import Attempt, AttemptAdjustment
+from apps.core import recovery
+from apps.core.models import ServiceInterval, ServiceOutage
+from tests.accounts.factories import TeacherFactory
+from tests.assessments.helpers import in_threads
+from tests.assessments.test_incidents import scheduled_at
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+def minutes(n: float):
+    return NOW - timedelta(minutes=n)
+
+
+def web_up(start, end):
+    return ServiceInterval.objects.create(role="web", started_at=start, last_seen=end)
+
+
+@pytest.fixture
+def outage():
+    """The web heartbeat went silent from 8 minutes ago to 2 minutes ago: a 6-minute gap."""
+    web_up(minutes(90), minutes(8))
+    web_up(minutes(2), NOW)
+
+
+def attempt_at(quiz, *, started, deadline, status=Attempt.Status.IN_PROGRESS, auto=False):
+    attempt = services.attempt_start(user=TeacherFactory(), assessment_id=quiz.pk)
+    Attempt.objects.filter(pk=attempt.pk).update(
+        started_at=started,
+        deadline=deadline,
+        status=status,
+        auto_submitted=auto,
+        submitted_at=min(deadline, NOW) if status == Attempt.Status.SUBMITTED else None,
+    )
+    attempt.refresh_from_db()
+    return attempt
+
+
+def credit(capture):
+    with capture(execute=True):
+        return services.outages_credit(now=NOW)
+
+
+def test_every_attempt_running_through_the_gap_gets_it_once(
+    quiz, outage, django_capture_on_commit_callbacks
+):
+    submitted = Attempt.Status.SUBMITTED
+    running = attempt_at(quiz, started=minutes(30), deadline=minutes(-10))
+    after = attempt_at(quiz, started=minutes(1), deadline=minutes(-29))  # began after the gap
+    before = attempt_at(
+        quiz, started=minutes(60), deadline=minutes(20), status=submitted, auto=True
+    )
+    by_teacher = attempt_at(quiz, started=minutes(30), deadline=minutes(-10), status=submitted)
+    due_in_gap = attempt_at(
+        quiz, started=minutes(40), deadline=minutes(5), status=submitted, auto=True
+    )
+    spent = attempt_at(
+        quiz, started=minutes(40), deadline=minutes(7.5), status=submitted, auto=True
+    )
+    untouched = {a.pk: (a.status, a.deadline) for a in (after, before, by_teacher, spent)}
+
+    assert credit(django_capture_on_commit_callbacks) == 2
+    running.refresh_from_db()
+    assert running.deadline == minutes(-16)  # + the 6 minutes of the gap
+    due_in_gap.refresh_from_db()  # submitted automatically during the gap: re-opened
+    assert due_in_gap.status == Attempt.Status.IN_PROGRESS and not due_in_gap.auto_submitted
+    assert due_in_gap.deadline == minutes(-1) and due_in_gap.total_score is None
+    for attempt in Attempt.objects.filter(pk__in=untouched):
+        assert (attempt.status, attempt.deadline) == untouched[attempt.pk]
+
+    outage_row = ServiceOutage.objects.get()
+    assert (outage_row.started_at, outage_row.ended_at) == (minutes(8), minutes(2))
+    assert outage_row.credited_at == NOW and outage_row.attempts_credited == 2
+    rows = AttemptAdjustment.objects.order_by("attempt_id")
+    assert [(r.attempt_id, r.kind, r.minutes, r.by, r.outage_id) for r in rows] == [
+        (a.pk, AttemptAdjustment.Kind.OUTAGE, 6, None, outage_row.pk) for a in (running, due_in_gap)
+    ]
+    assert rows[0].old_deadline == minutes(-10) and rows[0].new_deadline == minutes(-16)
+    assert rows[0].reason.startswith("Service interruption ")
+    # The auto-submits moved with the deadlines.
+    assert scheduled_at(running) == int(running.deadline.timestamp())
+    assert scheduled_at(due_in_gap) == int(due_in_gap.deadline.timestamp())
+
+    # Sweeping again credits nothing more.
+    assert credit(django_capture_on_commit_callbacks) == 0
+    running.refresh_from_db()
+    assert running.deadline == minutes(-16) and AttemptAdjustment.objects.count() == 2
+
+
+def test_a_teachers_own_lost_connection_earns_nothing(quiz, django_capture_on_commit_callbacks):
+    """The teacher's page was offline for 20 minutes, the service was not: no gap."""
+    web_up(minutes(90), NOW)
+    attempt = attempt_at(quiz, started=minutes(30), deadline=minutes(-10))
+    assert credit(django_capture_on_commit_callbacks) == 0
+    attempt.refresh_from_db()
+    assert attempt.deadline == minutes(-10)
+    assert not ServiceOutage.objects.exists() and not AttemptAdjustment.objects.exists()
+
+
+def test_a_gap_shorter_than_the_minimum_is_no_outage(
+    quiz, settings, django_capture_on_commit_callbacks
+):
+    settings.ASSESSMENTS_OUTAGE_MIN_SECONDS = 60
+    web_up(minutes(90), minutes(3))
+    web_up(minutes(2.5), NOW)  # 30 s of silence
+    attempt = attempt_at(quiz, started=minutes(30), deadline=minutes(-10))
+    assert credit(django_capture_on_commit_callbacks) == 0
+    attempt.refresh_from_db()
+    assert attempt.deadline == minutes(-10) and not ServiceOutage.objects.exists()
+
+
+def test_the_credit_is_capped(quiz, settings, django_capture_on_commit_callbacks):
+    settings.ASSESSMENTS_OUTAGE_MAX_CREDIT_SECONDS = 20 * 60
+    web_up(minutes(300), minutes(150))
+    web_up(minutes(30), NOW)  # two hours down
+    running = attempt_at(quiz, started=minutes(160), deadline=minutes(-5))
+    spent = attempt_at(quiz, started=minutes(200), deadline=minutes(100))
+    assert credit(django_capture_on_commit_callbacks) == 1
+    running.refresh_from_db()
+    assert running.deadline == minutes(-25) and running.adjustments.get().minutes == 20
+    spent.refresh_from_db()  # deadline + 20 minutes is still past: nothing to gain
+    assert spent.deadline == minutes(100) and not spent.adjustments.exists()
+
+
+def test_the_credit_is_the_gap_rounded_up_to_whole_minutes(
+    quiz, django_capture_on_commit_callbacks
+):
+    web_up(minutes(20), minutes(10))
+    web_up(minutes(8.5), NOW)  # a 90-second gap: 2 minutes
+    running = attempt_at(quiz, started=minutes(15), deadline=minutes(-5))
+    credit(django_capture_on_commit_callbacks)
+    running.refresh_from_db()
+    assert running.adjustments.get().minutes == 2 and running.deadline == minutes(-7)
+
+
+def test_the_recovery_sweep_credits_before_it_submits(
+    quiz, outage, django_capture_on_commit_callbacks
+):
+    """The worker was down too: an attempt whose deadline fell in the gap is still running
+    when the service is back, and gets its time instead of being submitted."""
+    stuck = attempt_at(quiz, started=minutes(40), deadline=minutes(4))
+    with django_capture_on_commit_callbacks(execute=True):
+        done = recovery.recovery_sweep()
+    assert done["attempts credited for an outage"] == 1 and done["attempts submitted"] == 0
+    stuck.refresh_from_db()
+    assert stuck.status == Attempt.Status.IN_PROGRESS
+    assert stuck.deadline == minutes(-2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_credit_each_outage_once(quiz):
+    web_up(minutes(90), minutes(8))
+    web_up(minutes(2), NOW)
+    attempts = [attempt_at(quiz, started=minutes(30), deadline=minutes(-10)) for _ in range(5)]
+    errors = in_threads(lambda: services.outages_credit(now=NOW), count=4)
+    assert errors == []
+    assert ServiceOutage.objects.get().attempts_credited == 5
+    for attempt in attempts:
+        attempt.refresh_from_db()
+        assert attempt.deadline == minutes(-16)
+        assert attempt.adjustments.count() == 1
+
+
+# --- What the teacher sees ------------------------------------------------------------------
+@pytest.fixture
+def credited(quiz, outage, teacher, django_capture_on_commit_callbacks):
+    attempt = services.attempt_start(user=teacher, assessment_id=quiz.pk)
+    Attempt.objects.filter(pk=attempt.pk).update(started_at=minutes(20))
+    credit(django_capture_on_commit_callbacks)
+    attempt.refresh_from_db()
+    return attempt
+
+
+def test_the_take_page_says_why_the_time_grew(client, teacher, credited):
+    client.force_login(teacher)
+    page = client.get(reverse("assessments:take", args=[credited.pk])).content.decode()
+    assert "+6 min for a service interruption" in page
+    review = client.get(reverse("assessments:review", args=[credited.pk])).content.decode()
+    assert "+6 min for a service interruption" in review
+
+
+def test_the_note_reads_in_malay(client, teacher, credited):
+    client.force_login(teacher)
+    url = reverse("assessments:take", args=[credited.pk])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="ms").content.decode()
+    assert "+6 min untuk gangguan perkhidmatan" in page
+
+
+def test_without_a_credit_there_is_no_note(client, teacher, quiz):
+    attempt = services.attempt_start(user=teacher, assessment_id=quiz.pk)
+    client.force_login(teacher)
+    page = client.get(reverse("assessments:take", args=[attempt.pk])).content.decode()
+    assert 'id="time-credit"' in page and "service interruption" not in page
+
+
+def test_the_timer_check_gives_the_new_time_and_the_note(
+    client, teacher, credited, django_assert_num_queries
+):
+    client.force_login(teacher)
+    url = reverse("assessments:time", args=[credited.pk])
+    client.get(url)  # the user cached
+    with django_assert_num_queries(1):  # the attempt with its credit
+        response = client.get(url, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    left = int(body.split('data-seconds-left="')[1].split('"')[0])
+    expected = (credited.deadline - timezone.now()).total_seconds()
+    assert abs(left - expected) <= 2
+    assert "+6 min for a service interruption" in body
+
+
+def test_the_timer_check_of_a_finished_or_foreign_attempt(client, teacher, other_teacher, credited):
+    client.force_login(other_teacher)
+    assert client.get(reverse("assessments:time", args=[credited.pk])).status_code == 404
+    services.attempt_submit(attempt_id=credited.pk, user=teacher)
+    client.force_login(teacher)
+    body = client.get(reverse("assessments:time", args=[credited.pk])).content.decode()
+    assert 'data-seconds-left="0"' in body
