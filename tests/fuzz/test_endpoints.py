@@ -68,7 +68,15 @@ def answer_baseline(quiz, kind: str) -> dict[str, str]:
         "likert": lambda: {"value": "3"},
         "text": lambda: {"text": "Paris"},
     }[kind]()
-    return {"choice": "", "choices": "", "value": "", "text": "", "flagged": "on", **good}
+    return {
+        "choice": "",
+        "choices": "",
+        "value": "",
+        "text": "",
+        "flagged": "on",
+        "queued_left_ms": "45000",  # read only when a save is late (the grace)
+        **good,
+    }
 
 
 @pytest.fixture
@@ -115,6 +123,19 @@ def test_answer_sweep(teacher_client, attempt, quiz, kind):
 
 
 @FUZZ
+@given(data=fields({"value": "3", "queued_left_ms": "45000"}))
+def test_late_answer_with_a_queued_time(teacher_client, attempt, quiz, data):
+    """Past the deadline, with no outage recorded: whatever queued time is sent, refused."""
+    Attempt.objects.filter(pk=attempt.pk).update(
+        status=Attempt.Status.IN_PROGRESS, deadline=attempt.started_at
+    )
+    url = reverse("assessments:answer", args=[attempt.pk, quiz.q["likert"].pk])
+    response = teacher_client.post(url, flat(data), headers={"HX-Request": "true"})
+    assert_clear(response)
+    assert response.status_code >= 400 and not Answer.objects.exists()
+
+
+@FUZZ
 @given(q=fields({"q": "2"}))
 def test_take_question_number(teacher_client, attempt, q):
     assert_clear(teacher_client.get(reverse("assessments:take", args=[attempt.pk]), flat(q)))
@@ -124,7 +145,7 @@ def test_take_question_number(teacher_client, attempt, q):
 @given(number=st.integers(min_value=0, max_value=10**30))
 def test_ids_in_addresses(teacher_client, number):
     """Ids in the path match [0-9]+: one beyond any column is a 404, not a 500."""
-    for name in ("take", "review", "result"):
+    for name in ("take", "review", "result", "time"):
         assert_clear(teacher_client.get(f"/assessments/attempts/{number}/{name}/"))
     assert_clear(teacher_client.post(f"/assessments/attempts/{number}/submit/"))
     assert_clear(teacher_client.post(f"/assessments/{number}/start/"))

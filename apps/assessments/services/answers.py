@@ -27,6 +27,7 @@ from apps.assessments.services.errors import (
     AttemptNotFound,
     AttemptRefused,
 )
+from apps.assessments.services.grace import answer_save_late
 from apps.assessments.services.submit import attempt_submit
 from apps.core.input import BIGINT_MAX, parse_int
 
@@ -70,6 +71,9 @@ class AnswerInput:
 
     fields: dict[str, tuple[str, ...]]
     flagged: bool = False
+    # A save sent again after a failure: the teacher's time left when it was queued, read
+    # only if the save is refused as late (services/grace.py).
+    queued_left_ms: str = ""
 
     @classmethod
     def from_post(cls, data: QueryDict) -> "AnswerInput":
@@ -78,7 +82,11 @@ class AnswerInput:
             values = tuple(value for value in data.getlist(name) if value != "")
             if values:
                 fields[name] = values
-        return cls(fields=fields, flagged=data.get("flagged", "") in ("on", "true", "1"))
+        return cls(
+            fields=fields,
+            flagged=data.get("flagged", "") in ("on", "true", "1"),
+            queued_left_ms=data.get("queued_left_ms", ""),
+        )
 
     @classmethod
     def of(cls, *, flagged: bool = False, **fields) -> "AnswerInput":
@@ -228,6 +236,16 @@ def answer_save(
                 },
             )
             row = cursor.fetchone()
+        if row is None and answer.queued_left_ms:  # refused: an answer held up by us?
+            row = answer_save_late(
+                user=user,
+                attempt_id=attempt_id,
+                version=content.version,
+                question_id=question_id,
+                clean=clean,
+                queued_left_ms=answer.queued_left_ms,
+                now=now,
+            )
         if row is not None:
             deadline, answered_count, _saved = row
             return AnswerSaved(
