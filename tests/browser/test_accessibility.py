@@ -100,6 +100,7 @@ def test_public_complaint_pages_are_accessible(page, live_settings, csp_watch): 
     page.check("#id_anonymous")
     page.get_by_role("button", name="Send complaint").click()
     expect(page.locator("#filed .reference")).to_be_visible()
+    expect(page.locator("#filed h2")).to_be_focused()  # not lost with the form it replaced
     assert_accessible(page, "complaint received")
 
     reference = page.locator("#filed .reference").inner_text()
