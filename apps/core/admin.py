@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.input import BIGINT_MAX, parse_int
+from apps.core.models import ServiceOutage
 
 ERR_SELECTED_IDS = _(
     "The selection holds something that is not a row of this list: nothing was done."
@@ -74,3 +75,13 @@ class AppendOnlyAdmin(GuardedChangeListMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ServiceOutage)
+class ServiceOutageAdmin(AppendOnlyAdmin):
+    """The outages the web heartbeat recorded (apps/core/heartbeat.py) and how many attempts
+    the recovery sweep credited for each (apps/assessments/services/outages.py)."""
+
+    list_display = ["started_at", "ended_at", "credited_at", "attempts_credited"]
+    date_hierarchy = "started_at"
+    readonly_fields = [field.name for field in ServiceOutage._meta.fields]
