@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.complaints import selectors, services, vault
 from apps.complaints.admin_filters import (
     AssignedOfficerFilter,
+    NewInformationFilter,
     OverdueFilter,
     PurgeDueFilter,
     TriageStateFilter,
@@ -60,8 +61,10 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         "triage_state",
         "assigned_to",
         "due",
+        "new_info",
     ]
     list_filter = [
+        NewInformationFilter,
         "status",
         TriageStateFilter,
         "category",
@@ -96,6 +99,7 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         "contact_withheld",
         "attachment_links",
         "triage_result",
+        "follow_ups",
         "public_replies",
         "internal_notes",
         "audit_trail",
@@ -116,7 +120,10 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
         ),
         (_("Triage"), {"fields": ["triage_result", "category", "sector", "act"]}),
         (_("Work"), {"fields": ["status", "outcome", "priority", "assigned_to"]}),
-        (_("Messages"), {"fields": ["public_replies", "reply", "internal_notes", "note"]}),
+        (
+            _("Messages"),
+            {"fields": ["follow_ups", "public_replies", "reply", "internal_notes", "note"]},
+        ),
         (_("Retention"), {"fields": ["legal_hold", "purged_at"]}),
         (_("Audit trail"), {"fields": ["audit_trail"], "classes": ["collapse"]}),
     ]
@@ -252,10 +259,18 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
 
     def _messages(self, obj, kind):
         rows = (
-            (m.created_at.strftime("%Y-%m-%d %H:%M"), m.author, m.body)
+            (m.created_at.strftime("%Y-%m-%d %H:%M"), m.author or _("complainant"), m.body)
             for m in obj.messages.filter(kind=kind).select_related("author")
         )
         return format_html_join("", "<p><b>{} {}</b>: {}</p>", rows) or "-"
+
+    @admin.display(description=_("new information"), boolean=True, ordering="-new_info_at")
+    def new_info(self, obj):
+        return obj.new_info_at is not None
+
+    @admin.display(description=_("complainant's follow-ups"))
+    def follow_ups(self, obj):
+        return self._messages(obj, ComplaintMessage.Kind.FOLLOW_UP)
 
     @admin.display(description=_("public replies"))
     def public_replies(self, obj):

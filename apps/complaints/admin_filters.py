@@ -46,6 +46,22 @@ class AssignedOfficerFilter(OfferedChoicesListFilter):
         return queryset.filter(assigned_to_id=self.value()) if self.value() else queryset
 
 
+class NewInformationFilter(OfferedChoicesListFilter):
+    """The complainant followed up (a closed complaint was reopened by it) and the officer in
+    charge has not opened it since: served by the partial index complaint_new_info."""
+
+    title = _("new information")
+    parameter_name = "new_info"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("From the complainant, not yet seen"))]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(new_info_at__isnull=False)
+
+
 class PurgeDueFilter(OfferedChoicesListFilter):
     """The supervisors' list of closed complaints the retention purge will take soon: time to
     set a legal hold on any that must be kept."""

@@ -17,6 +17,7 @@ ERR_FUTURE_DATE = _("The incident date cannot be in the future.")
 ERR_SPAM = _("Your complaint could not be accepted.")
 ERR_UNKNOWN_FIELD = _("Unknown field.")
 ERR_STATUS_NOT_FOUND = _("No complaint matches this reference and receipt.")
+MSG_FOLLOWED_UP = _("Thank you: your information was added and the officer in charge will see it.")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -127,6 +128,27 @@ class StatusForm(forms.Form):
         error_messages={"invalid": _("A reference looks like CP-2026-000123.")},
     )
     receipt = forms.CharField(label=_("Receipt"), max_length=40)
+
+
+class FollowUpForm(forms.Form):
+    """The status page's "add information": text and files, with the filing form's formats
+    (length, no NUL); the receipt comes with it in a StatusForm, and the follow-up service
+    checks the rest (something given, the attachment limits) as the filing service does."""
+
+    text = forms.CharField(
+        label=_("What do you want to add?"),
+        required=False,
+        max_length=ComplaintForm.base_fields["description"].max_length,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    attachments = MultipleFileField(label=_("More evidence (optional)"), required=False)
+
+    def __init__(self, *args, generation: int = 0, **kwargs):
+        # htmx keeps what is typed and chosen across the panel's swaps (a poll, a refusal) by
+        # the fields' ids; a follow-up that went through starts the next one empty.
+        super().__init__(*args, auto_id=f"follow-up-{generation}-%s", **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["hx-preserve"] = "true"
 
 
 class DashboardFilterForm(forms.Form):

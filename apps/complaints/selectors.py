@@ -35,7 +35,7 @@ CHART_LABEL_CHARS = 20
 def complaint_public_status(*, reference: str, receipt: str) -> Complaint | None:
     """The complaint if the receipt matches; None for a wrong receipt or unknown reference
     alike: the same query and the same comparison either way (no enumeration). Public
-    replies are read only after a match."""
+    replies and the complainant's follow-ups are read only after a match."""
     complaint = (
         Complaint.objects.select_related("triage_job", "category")
         .filter(reference=reference.strip().upper())
@@ -44,9 +44,11 @@ def complaint_public_status(*, reference: str, receipt: str) -> Complaint | None
     stored = complaint.receipt_hash if complaint else None
     if not receipt_matches(stored_hash=stored, receipt=receipt):
         return None
-    complaint.public_replies = list(
-        complaint.messages.filter(kind=ComplaintMessage.Kind.PUBLIC_REPLY)
-    )
+    # The officers' public replies and the complainant's own follow-ups: one query.
+    Kind = ComplaintMessage.Kind
+    messages = list(complaint.messages.filter(kind__in=(Kind.PUBLIC_REPLY, Kind.FOLLOW_UP)))
+    complaint.public_replies = [m for m in messages if m.kind == Kind.PUBLIC_REPLY]
+    complaint.follow_ups = [m for m in messages if m.kind == Kind.FOLLOW_UP]
     return complaint
 
 

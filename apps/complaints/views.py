@@ -5,6 +5,8 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -16,8 +18,10 @@ from apps.complaints.forms import (
     ERR_SPAM,
     ERR_STATUS_NOT_FOUND,
     ERR_UNKNOWN_FIELD,
+    MSG_FOLLOWED_UP,
     ComplaintForm,
     DashboardFilterForm,
+    FollowUpForm,
     StatusForm,
 )
 from apps.complaints.models import Attachment
@@ -31,10 +35,12 @@ from apps.complaints.services import (
     FILING_FIELDS,
     attachment_download_record,
     complaint_file,
+    complaint_follow_up,
+    complaint_follow_up_refusal,
     filing_check,
 )
-from apps.core.errors import application_error_into_form
-from apps.core.exceptions import Invalid
+from apps.core.errors import application_error_into_form, application_error_status
+from apps.core.exceptions import Invalid, Refused
 from apps.core.htmx import HtmxHttpRequest, page_or_partial
 from apps.core.ratelimit import RateLimited, rate_limit, rate_setting
 
@@ -105,13 +111,28 @@ def validate_field(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "complaints/file.html#field-errors", {"errors": errors})
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
-def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
-    """Reference + receipt: the public status. Wrong receipt and unknown reference get the
-    same 404; only failed look-ups count towards the rate limit."""
-    if request.method == "GET":
-        return render(request, "complaints/status.html", {"form": StatusForm()})
+def _status_panel(request: HtmxHttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    return page_or_partial(request, "complaints/status.html", "status-panel", context, status)
+
+
+def _status_context(form: StatusForm, complaint, **extra) -> dict:
+    refusal = complaint_follow_up_refusal(complaint)
+    return {
+        "follow_up_refused": refusal.message if refusal else "",
+        "form": form,
+        "complaint": complaint,
+        "seen": complaint_status_fingerprint(complaint),
+        "poll_seconds": settings.COMPLAINTS_STATUS_POLL_SECONDS,
+        "follow_up": FollowUpForm(generation=len(complaint.follow_ups)),
+        **extra,
+    }
+
+
+def _receipt_proven(request: HtmxHttpRequest):
+    """Reference + receipt from the POST, checked for every request that shows or changes a
+    complaint (each carries the receipt: no session outlives it): (form, complaint, None),
+    or (form, None, the refusal): 400 malformed, 404 for a wrong receipt or an unknown
+    reference alike. Only failed look-ups count towards the rate limit."""
     lookup = {
         "group": "complaints:status",
         "key": client_key,
@@ -122,25 +143,84 @@ def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
         raise RateLimited.from_usage(usage)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        context = {"form": form}
-        return page_or_partial(request, "complaints/status.html", "status-panel", context, 400)
+        return form, None, _status_panel(request, {"form": form}, 400)
     complaint = complaint_public_status(
         reference=form.cleaned_data["reference"], receipt=form.cleaned_data["receipt"]
     )
     if complaint is None:
         is_ratelimited(request, **lookup, increment=True)
         context = {"form": form, "not_found": ERR_STATUS_NOT_FOUND}
-        return page_or_partial(request, "complaints/status.html", "status-panel", context, 404)
-    seen = complaint_status_fingerprint(complaint)
-    if request.htmx and request.POST.get("seen") == seen:
+        return form, None, _status_panel(request, context, 404)
+    return form, complaint, None
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def complaint_status(request: HtmxHttpRequest) -> HttpResponse:
+    """Reference + receipt: the public status, and the form to add information."""
+    if request.method == "GET":
+        return render(request, "complaints/status.html", {"form": StatusForm()})
+    form, complaint, refused = _receipt_proven(request)
+    if refused:
+        return refused
+    context = _status_context(form, complaint)
+    if request.htmx and request.POST.get("seen") == context["seen"]:
         return HttpResponse(status=204)  # a poll, nothing new: htmx keeps the panel
-    context = {
-        "form": form,
-        "complaint": complaint,
-        "seen": seen,
-        "poll_seconds": settings.COMPLAINTS_STATUS_POLL_SECONDS,
-    }
-    return page_or_partial(request, "complaints/status.html", "status-panel", context)
+    return _status_panel(request, context)
+
+
+@never_cache
+@require_POST
+@rate_limit(
+    group="complaints:file", keys=(client_key,), rate=rate_setting("COMPLAINTS_FILE_RATE_LIMIT")
+)
+def follow_up(request: HtmxHttpRequest) -> HttpResponse:
+    """The complainant adds information and files, proven by the receipt like the status
+    page; uploads count towards the filing's rate limit. The status panel answers: 201 with
+    the follow-up, 400 with what to correct, 409 if the complaint cannot take it."""
+    form, complaint, refused = _receipt_proven(request)
+    if refused:
+        return refused
+    added = FollowUpForm(request.POST, request.FILES, generation=len(complaint.follow_ups))
+    if added.is_valid():
+        try:
+            complaint_follow_up(
+                complaint=complaint,
+                text=added.cleaned_data["text"],
+                files=added.cleaned_data["attachments"],
+            )
+        except Invalid as error:
+            application_error_into_form(added, error)
+        except Refused as error:
+            context = _status_context(form, complaint, follow_up_refused=error.message)
+            return _status_panel(request, context, application_error_status(error))
+    if added.errors:
+        return _status_panel(request, _status_context(form, complaint, follow_up=added), 400)
+    complaint = complaint_public_status(  # again: the follow-up and the status it led to
+        reference=form.cleaned_data["reference"], receipt=form.cleaned_data["receipt"]
+    )
+    context = _status_context(form, complaint, followed_up=MSG_FOLLOWED_UP)
+    return _status_panel(request, context, 201)
+
+
+@never_cache
+@require_POST
+def receipt_download(request: HtmxHttpRequest) -> HttpResponse:
+    """The receipt as a text file, made from what the confirmation page holds (only its
+    digest is stored), for a reference and receipt that match as on the status page."""
+    form, complaint, refused = _receipt_proven(request)
+    if refused:
+        return refused
+    context = {"complaint": complaint, "receipt": form.cleaned_data["receipt"].strip()}
+    response = HttpResponse(
+        render_to_string("complaints/receipt.txt", context, request),
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{complaint.reference}-receipt.txt"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required

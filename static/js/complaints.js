@@ -1,5 +1,6 @@
 // Complaints: the "File anonymously" box disables the contact fields (the server ignores
-// them anyway when it is ticked). No inline script: the CSP forbids it.
+// them anyway when it is ticked); the receipt's confirmation warns before leaving. No inline
+// script: the CSP forbids it.
 (function () {
   "use strict";
   function sync(form) {
@@ -21,4 +22,20 @@
   }
   document.addEventListener("DOMContentLoaded", function () { bind(document); });
   document.addEventListener("htmx:load", function (event) { bind(document); });
+
+  // The confirmation after filing: the receipt is shown only once, so until "I have saved my
+  // receipt" is ticked, leaving the page asks first. Downloading the receipt is no leaving.
+  var downloading = false;
+  document.addEventListener("submit", function (event) {
+    downloading = event.target.classList.contains("receipt-download");
+  }, true);
+  window.addEventListener("beforeunload", function (event) {
+    var kept = document.getElementById("receipt-kept");
+    if (downloading || !kept || kept.checked) {
+      downloading = false;
+      return;
+    }
+    event.preventDefault();
+    event.returnValue = "";  // older browsers ask only when this is set
+  });
 })();

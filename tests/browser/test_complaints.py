@@ -72,6 +72,7 @@ def test_file_follow_and_close_a_complaint(page, live_settings):
     assert complaint.attachments.get().original_name == "receipt.png"
 
     # The status page polls while triage runs, then shows the result and stops polling.
+    page.check("#receipt-kept")  # "I have saved my receipt": required before leaving
     page.get_by_role("button", name="Follow this complaint").click()
     panel = page.locator("#status-panel")
     expect(panel).to_contain_text(complaint.reference)

@@ -7,11 +7,19 @@ from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.assessments.models import Answer, Attempt
-from apps.complaints.models import Attachment, Complaint, ComplaintEvent, TriageJob
+from apps.complaints.models import (
+    Attachment,
+    Complaint,
+    ComplaintEvent,
+    ComplaintMessage,
+    TriageJob,
+)
 from tests.accounts.factories import TEST_PASSWORD, OfficerFactory, verified_login
 from tests.complaints.conftest import GOOD_DESCRIPTION
 from tests.complaints.factories import RECEIPT, ComplaintFactory
@@ -231,6 +239,43 @@ def test_status_sweep(client, filed):
             assert response.status_code in (400, 404)  # no other spelling finds it
 
 
+FOLLOW_UP_MODELS = (ComplaintMessage, Attachment, ComplaintEvent)
+
+
+def _follow_up(client, complaint, data):
+    for headers in ({}, {"HX-Request": "true"}):
+        before = [model.objects.count() for model in FOLLOW_UP_MODELS]
+        row = Complaint.objects.values().get(pk=complaint.pk)
+        response = client.post(reverse("complaints:follow-up"), data, headers=headers)
+        assert_clear(response)
+        if response.status_code != 201:  # refused: nothing half-written
+            assert [model.objects.count() for model in FOLLOW_UP_MODELS] == before
+            assert Complaint.objects.values().get(pk=complaint.pk) == row
+
+
+def follow_up_baseline(complaint):
+    return {"reference": complaint.reference, "receipt": RECEIPT, "text": GOOD_DESCRIPTION}
+
+
+@FUZZ
+@given(draw=st.data())
+def test_follow_up(client, filed, draw):
+    _follow_up(client, filed, flat(draw.draw(fields(follow_up_baseline(filed)))))
+
+
+def test_follow_up_sweep(client, filed):
+    for _name, data in sweep(follow_up_baseline(filed)):
+        _follow_up(client, filed, flat(data))
+    for message in ComplaintMessage.objects.all():  # what was accepted holds no NUL
+        assert "\x00" not in message.body and len(message.body) <= 20000
+
+
+@FUZZ
+@given(data=fields({"reference": "CP-2020-000001", "receipt": RECEIPT}))
+def test_receipt_download(client, filed, data):
+    assert_clear(client.post(reverse("complaints:receipt"), flat(data)))
+
+
 @pytest.fixture
 def officer_client(client):
     verified_login(client, OfficerFactory(is_superuser=True))
@@ -256,3 +301,32 @@ def ravi(db):
 def test_login(client, ravi, data, query):
     assert_clear(client.post(f"{reverse('login')}?{_query(query)}", flat(data)))
     client.logout()
+
+
+# Ravi after his password, before a code: no wrong code, next or repeat enrols or verifies him.
+TWO_FACTOR = {"code": "123456", "next": "/admin/"}
+
+
+@FUZZ
+@given(data=fields(TWO_FACTOR), query=fields({"next": "/admin/"}))
+def test_two_factor_enrol(client, ravi, data, query):
+    client.force_login(ravi)
+    assert_clear(client.post(f"{reverse('two-factor-enrol')}?{_query(query)}", flat(data)))
+    assert not TOTPDevice.objects.filter(confirmed=True).exists()
+    assert DEVICE_ID_SESSION_KEY not in client.session
+
+
+@FUZZ
+@given(data=fields(TWO_FACTOR), query=fields({"next": "/admin/"}))
+def test_two_factor_verify(client, ravi, data, query):
+    TOTPDevice.objects.get_or_create(user=ravi, defaults={"name": "authenticator"})
+    client.force_login(ravi)
+    for method in (client.get, client.post):
+        assert_clear(method(f"{reverse('two-factor')}?{_query(query)}", flat(data)))
+    assert DEVICE_ID_SESSION_KEY not in client.session
+
+
+@FUZZ
+@given(data=fields({"next": "/admin/"}))
+def test_recovery_codes(officer_client, data):
+    assert_clear(officer_client.post(reverse("two-factor-recovery-codes"), flat(data)))

@@ -1,8 +1,8 @@
 """Writes for complaints, one module per concern (as Zulip's zerver/actions/): filing,
 attachments, triage jobs, the lifecycle (status moves), the officers' workflow, deadlines,
-the audit trail, retention and the dashboard cache. Views, admin actions, management commands and
-jobs import the names below from `apps.complaints.services`; the modules import each other
-directly."""
+the audit trail, retention, the complainant's follow-ups and the dashboard cache. Views,
+admin actions, management commands and jobs import the names below from
+`apps.complaints.services`; the modules import each other directly."""
 
 from apps.complaints.services.attachments import (
     MB,
@@ -27,6 +27,14 @@ from apps.complaints.services.filing import (
     filing_check,
     reference_block,
     reference_format,
+)
+from apps.complaints.services.follow_up import (
+    ERR_FOLLOW_UP_DUPLICATE,
+    ERR_FOLLOW_UP_EMPTY,
+    ERR_FOLLOW_UP_PURGED,
+    complaint_follow_up,
+    complaint_follow_up_check,
+    complaint_follow_up_refusal,
 )
 from apps.complaints.services.identity import (
     ERR_REVEAL_NOT_ALLOWED,
@@ -69,6 +77,9 @@ from apps.complaints.services.workflow import (
 __all__ = [
     "CONTACT_FIELDS",
     "ERR_CONTACT_OR_ANONYMOUS",
+    "ERR_FOLLOW_UP_DUPLICATE",
+    "ERR_FOLLOW_UP_EMPTY",
+    "ERR_FOLLOW_UP_PURGED",
     "ERR_OUTCOME_ONLY_WHEN_CLOSED",
     "ERR_OUTCOME_REQUIRED",
     "ERR_REFERENCE_OUTSIDE_TRANSACTION",
@@ -92,6 +103,9 @@ __all__ = [
     "complaint_escalate_overdue",
     "complaint_export_record",
     "complaint_file",
+    "complaint_follow_up",
+    "complaint_follow_up_check",
+    "complaint_follow_up_refusal",
     "complaint_legal_hold_set",
     "complaint_purge",
     "complaint_set_status",

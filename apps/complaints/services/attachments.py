@@ -4,6 +4,7 @@ sniffed from the content, safe display names, storage, orphans."""
 import hashlib
 import unicodedata
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePath
@@ -54,12 +55,14 @@ def _attachment_read(upload) -> CheckedUpload:
     return CheckedUpload(upload, kind.mime if kind else None, digest.hexdigest())
 
 
-def attachments_check(uploads) -> list[CheckedUpload]:
+def attachments_check(uploads, *, kept_files: int = 0, kept_bytes: int = 0) -> list[CheckedUpload]:
     """The uploads if they keep the limits (count, size of each and in all, accepted types);
-    Invalid with a message per file under "attachments" otherwise. Nothing is stored."""
+    Invalid with a message per file under "attachments" otherwise. Nothing is stored. The
+    limits are per complaint: a follow-up passes what the complaint already holds (`kept_*`)
+    and is told what is left."""
     uploads = list(uploads)
-    if len(uploads) > settings.COMPLAINTS_MAX_FILES:
-        message = ERR_TOO_MANY_FILES % {"limit": settings.COMPLAINTS_MAX_FILES}
+    if len(uploads) > settings.COMPLAINTS_MAX_FILES - kept_files:
+        message = ERR_TOO_MANY_FILES % {"limit": max(settings.COMPLAINTS_MAX_FILES - kept_files, 0)}
         raise Invalid(errors={"attachments": [message]})
     per_file = settings.COMPLAINTS_MAX_FILE_MB * MB
     checked, errors = [], []
@@ -77,7 +80,7 @@ def attachments_check(uploads) -> list[CheckedUpload]:
             checked.append(read)
     if errors:
         raise Invalid(errors={"attachments": errors})
-    total = settings.COMPLAINTS_MAX_TOTAL_MB * MB
+    total = max(settings.COMPLAINTS_MAX_TOTAL_MB * MB - kept_bytes, 0)
     if sum(upload.size for upload in uploads) > total:
         message = ERR_TOTAL_TOO_BIG % {"limit": filesizeformat(total)}
         raise Invalid(errors={"attachments": [message]})
@@ -118,6 +121,37 @@ def attachment_store(checked: CheckedUpload) -> StoredFile:
         content_type=checked.content_type or "application/octet-stream",
         size=upload.size,
         sha256=checked.sha256,
+    )
+
+
+@contextmanager
+def attachments_stored(checked: list[CheckedUpload]):
+    """Store the checked uploads (before the transaction that records them); if the block
+    fails, the files are deleted again: no orphans."""
+    stored: list[StoredFile] = []
+    try:
+        for upload in checked:
+            stored.append(attachment_store(upload))
+        yield stored
+    except BaseException:
+        for f in stored:
+            default_storage.delete(f.name)
+        raise
+
+
+def attachments_record(complaint, stored: list[StoredFile], now) -> list[Attachment]:
+    """The Attachment rows of stored files, in the caller's transaction (one insert)."""
+    return Attachment.objects.bulk_create(
+        Attachment(
+            complaint=complaint,
+            file=f.name,
+            original_name=f.original_name,
+            content_type=f.content_type,
+            size=f.size,
+            sha256=f.sha256,
+            uploaded_at=now,
+        )
+        for f in stored
     )
 
 

@@ -17,8 +17,12 @@ def event_record(
 
 
 def complaint_view_record(*, complaint: Complaint, by) -> None:
+    """An officer opened the complaint. If it is theirs (or nobody's), they have now seen the
+    complainant's new information: it leaves the "new information" list."""
     with transaction.atomic(durable=True):
         event_record(complaint, ComplaintEvent.Action.VIEWED, by=by)
+        if complaint.new_info_at and complaint.assigned_to_id in (None, by.pk):
+            Complaint.objects.filter(pk=complaint.pk).update(new_info_at=None)
 
 
 def attachment_download_record(*, attachment: Attachment, by) -> None:

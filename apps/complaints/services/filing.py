@@ -5,24 +5,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Required, TypedDict, Unpack
 
-from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.complaints.models import (
-    Attachment,
-    Complaint,
-    ComplaintEvent,
-    ReferenceCounter,
-    TriageJob,
-)
+from apps.complaints.models import Complaint, ComplaintEvent, ReferenceCounter, TriageJob
 from apps.complaints.receipts import receipt_hash, receipt_new
 from apps.complaints.services.attachments import (
     CheckedUpload,
-    StoredFile,
-    attachment_store,
     attachments_check,
+    attachments_record,
+    attachments_stored,
 )
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
@@ -93,41 +86,22 @@ def complaint_file(*, uploads=(), **filing: Unpack[Filing]) -> Filed:
         filing.update(dict.fromkeys(CONTACT_FIELDS, ""))  # an anonymous complaint keeps none
     # Sealed before the transaction: only the token and the email's blind index are stored.
     contact = contact_columns(Contact(*(filing.pop(name, "") for name in CONTACT_FIELDS)))
-    stored: list[StoredFile] = []
-    try:
-        for upload in checked:
-            stored.append(attachment_store(upload))
-        with transaction.atomic(durable=True):
-            now = timezone.now()
-            year = timezone.localdate(now).year
-            receipt = receipt_new()
-            complaint = Complaint.objects.create(
-                reference=reference_format(year, reference_block(year=year)),
-                receipt_hash=receipt_hash(receipt),
-                received_at=now,
-                due_at=due_at_for(now, None),
-                **filing,
-                **contact,
-            )
-            Attachment.objects.bulk_create(
-                Attachment(
-                    complaint=complaint,
-                    file=f.name,
-                    original_name=f.original_name,
-                    content_type=f.content_type,
-                    size=f.size,
-                    sha256=f.sha256,
-                    uploaded_at=now,
-                )
-                for f in stored
-            )
-            triage_enqueue(TriageJob(complaint=complaint))
-            event_record(complaint, ComplaintEvent.Action.FILED, attachments=len(stored))
-            dashboard_invalidate_on_commit()
-    except BaseException:
-        for f in stored:
-            default_storage.delete(f.name)
-        raise
+    with attachments_stored(checked) as stored, transaction.atomic(durable=True):
+        now = timezone.now()
+        year = timezone.localdate(now).year
+        receipt = receipt_new()
+        complaint = Complaint.objects.create(
+            reference=reference_format(year, reference_block(year=year)),
+            receipt_hash=receipt_hash(receipt),
+            received_at=now,
+            due_at=due_at_for(now, None),
+            **filing,
+            **contact,
+        )
+        attachments_record(complaint, stored, now)
+        triage_enqueue(TriageJob(complaint=complaint))
+        event_record(complaint, ComplaintEvent.Action.FILED, attachments=len(stored))
+        dashboard_invalidate_on_commit()
     return Filed(complaint=complaint, receipt=receipt)
 
 
