@@ -82,6 +82,9 @@ def test_the_whole_journey_by_keyboard_alone(page, plain_http, teacher, quiz):  
     page.keyboard.press("Enter")
     expect_focus(page, "main")
     tab_to(page, f"[data-assessment='{quiz.pk}'] button")
+    expect(page.locator(f"[data-assessment='{quiz.pk}'] button")).to_have_accessible_description(
+        quiz.title
+    )  # one of several "Start" buttons: it says which assessment it starts
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/assessments/attempts/\d+/"))
     attempt = Attempt.objects.get(assessment=quiz)
