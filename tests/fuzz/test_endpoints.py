@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.assessments.models import Answer, Attempt
+from apps.complaints import vault
 from apps.complaints.models import (
     Attachment,
     Complaint,
@@ -20,6 +21,7 @@ from apps.complaints.models import (
     ComplaintMessage,
     TriageJob,
 )
+from apps.complaints.services import CONTACT_FIELDS
 from tests.accounts.factories import TEST_PASSWORD, OfficerFactory, verified_login
 from tests.complaints.conftest import GOOD_DESCRIPTION
 from tests.complaints.factories import RECEIPT, ComplaintFactory
@@ -198,8 +200,12 @@ def test_file_complaint_sweep(client):
         if name in ("incident_date", "contact_phone") and not "".join(data[name]).isascii():
             assert statuses == {400}, (name, data[name])  # digits 0-9 only
     for complaint in Complaint.objects.all():  # what was accepted fits and holds no NUL
+        contact = vault.contact_open(complaint.contact_sealed)  # sealed: opened one by one
         for name in FILING:
-            assert "\x00" not in str(getattr(complaint, name))
+            value = (
+                getattr(contact, name[8:]) if name in CONTACT_FIELDS else getattr(complaint, name)
+            )
+            assert "\x00" not in str(value)
         assert complaint.incident_date is None or complaint.incident_date.year == 2026
 
 
