@@ -264,7 +264,8 @@ def test_the_refusal_reads_in_malay(client):
     with translation.override("ms"):
         expected = str(services.ERR_FOLLOW_UP_EMPTY)
     assert expected != str(services.ERR_FOLLOW_UP_EMPTY)  # translated, not the English
-    response = post(client, complaint, text="", HTTP_ACCEPT_LANGUAGE="ms")
+    client.cookies["django_language"] = "ms"
+    response = post(client, complaint, text="")
     assert response.status_code == 400 and expected in response.content.decode()
 
 
