@@ -59,3 +59,12 @@ def verified_login(client, user) -> None:
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
+
+
+def totp_code(device, steps_ahead: int = 0) -> str:
+    """What the officer's authenticator app shows for `device` (`steps_ahead` 30-second steps
+    later: a code is accepted once, and the next step's is within the tolerance)."""
+    from django_otp.oath import totp
+
+    t0 = device.t0 - steps_ahead * device.step
+    return f"{totp(device.bin_key, device.step, t0, device.digits):0{device.digits}d}"

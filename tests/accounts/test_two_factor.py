@@ -8,7 +8,6 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
-from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -19,6 +18,7 @@ from tests.accounts.factories import (
     OfficerFactory,
     TeacherFactory,
     UserFactory,
+    totp_code,
     verified_login,
 )
 
@@ -30,16 +30,9 @@ ENROL = "/accounts/two-factor/enrol/"
 CODES = "/accounts/two-factor/recovery-codes/"
 
 
-def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
-    """What the officer's authenticator app shows (`steps_ahead` 30-second steps later: a
-    code is accepted once, and the next step's is within the tolerance)."""
-    t0 = device.t0 - steps_ahead * device.step
-    return f"{totp(device.bin_key, device.step, t0, device.digits):0{device.digits}d}"
-
-
 def wrong_code(device: TOTPDevice) -> str:
     """None of the codes within the tolerance (the previous, current and next step)."""
-    accepted = {code_for(device, steps) for steps in (-1, 0, 1)}
+    accepted = {totp_code(device, steps) for steps in (-1, 0, 1)}
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in accepted)
 
 
@@ -47,7 +40,7 @@ def enrolled(user) -> TOTPDevice:
     """An officer who set up two-factor login (and got recovery codes) earlier."""
     services.two_factor_enrol_start(user=user)
     device = TOTPDevice.objects.get(user=user)
-    services.two_factor_enrol_confirm(user=user, code=code_for(device))
+    services.two_factor_enrol_confirm(user=user, code=totp_code(device))
     device.refresh_from_db()
     return device
 
@@ -98,7 +91,7 @@ def test_first_login_enrols_then_shows_ten_recovery_codes_once(client, staff_off
     assert secret == device.config_url.split("secret=")[1].split("&")[0]
     assert client.get(ENROL).content.decode().count(secret[:4]) == 1  # same key on reload
 
-    response = client.post(ENROL, {"code": code_for(device), "next": ADMIN})
+    response = client.post(ENROL, {"code": totp_code(device), "next": ADMIN})
     assert response.status_code == 200
     codes = response.context["codes"]
     assert len(codes) == len(set(codes)) == 10
@@ -121,13 +114,13 @@ def test_a_wrong_enrolment_code_is_refused_and_throttled(client, staff_officer):
     assert response.status_code == 400
     assert str(services.ERR_TWO_FACTOR_CODE) in response.content.decode()
     # At once again, even with the right code: django-otp's back-off (1 s, then 2, 4...).
-    response = client.post(ENROL, {"code": code_for(device)})
+    response = client.post(ENROL, {"code": totp_code(device)})
     assert response.status_code == 429
     assert "Too many wrong codes" in response.content.decode()
     device.refresh_from_db()
     assert not device.confirmed and device.throttling_failure_count == 1
     unthrottle(device)
-    assert client.post(ENROL, {"code": code_for(device)}).status_code == 200
+    assert client.post(ENROL, {"code": totp_code(device)}).status_code == 200
 
 
 def test_every_later_login_asks_for_a_code(client, staff_officer):
@@ -136,7 +129,7 @@ def test_every_later_login_asks_for_a_code(client, staff_officer):
     response = client.get(ADMIN, follow=True)
     assert response.redirect_chain[-1][0] == f"{VERIFY}?next=%2Fadmin%2F"
     assert b'id="totp-secret"' not in response.content  # the secret is never shown again
-    response = client.post(VERIFY, {"code": code_for(device, 1), "next": ADMIN})
+    response = client.post(VERIFY, {"code": totp_code(device, 1), "next": ADMIN})
     assert response.status_code == 302 and response.url == ADMIN
     assert client.get(ADMIN).status_code == 200
 
@@ -152,7 +145,7 @@ def test_the_site_login_goes_through_the_code_page(client, staff_officer):
 def test_a_code_is_accepted_once(client, staff_officer):
     device = enrolled(staff_officer)
     password_login(client, staff_officer)
-    code = code_for(device, 1)
+    code = totp_code(device, 1)
     assert client.post(VERIFY, {"code": code}).status_code == 302
     other = type(client)()
     password_login(other, staff_officer)
@@ -196,7 +189,7 @@ def test_codes_are_rate_limited_per_account(client, settings, staff_officer):
     for _ in range(3):
         unthrottle(device)
         assert client.post(VERIFY, {"code": wrong_code(device)}).status_code == 400
-    response = client.post(VERIFY, {"code": code_for(device, 1)})
+    response = client.post(VERIFY, {"code": totp_code(device, 1)})
     assert response.status_code == 429
     assert client.get(ADMIN).status_code == 302
 

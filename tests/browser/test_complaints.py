@@ -5,12 +5,13 @@ filters, assigns and closes it in the admin."""
 import django_rq
 import pytest
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from apps.complaints.models import Complaint
 from apps.complaints.reference import groups_sync, reference_data_load
 from apps.sync.models import OutboxEvent
-from tests.accounts.factories import TEST_PASSWORD, OfficerFactory
+from tests.accounts.factories import TEST_PASSWORD, OfficerFactory, totp_code
 from tests.complaints.conftest import GOOD_DESCRIPTION, PNG
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,10 +87,13 @@ def test_file_follow_and_close_a_complaint(page, live_settings):
     # An officer logs into the admin, filters, assigns the complaint to himself and closes it.
     officer = OfficerFactory(username="ravi")
     officer.groups.add(Group.objects.get(name="Officers"))
+    device = TOTPDevice.objects.create(user=officer, name="authenticator")  # enrolled before
     page.goto("/admin/login/?next=/admin/complaints/complaint/")
     page.fill("#id_username", "ravi")
     page.fill("#id_password", TEST_PASSWORD)
     page.locator("input[type=submit]").click()
+    page.fill("#id_code", totp_code(device))  # two-factor login
+    page.get_by_role("button", name="Verify").click()
     page.locator("#changelist-filter").get_by_role("link", name="Triaged").click()
     expect(page.locator("#result_list")).to_contain_text(complaint.reference)
     page.locator(f"input[name=_selected_action][value='{complaint.pk}']").check()
