@@ -156,7 +156,8 @@
         if (seconds > 0) {
           tick();
         } else {
-          submitTimeUp();
+          // Answers still queued go first (a late one may be taken in grace).
+          (root ? flush() : Promise.resolve()).then(submitTimeUp);
         }
       },
       function () {
