@@ -5,7 +5,7 @@ the unfiltered list)."""
 
 import re
 from html import unescape
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 from django.contrib import admin
@@ -14,9 +14,10 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from apps.complaints.models import Complaint, ComplaintEvent
 from tests.accounts.factories import OfficerFactory, verified_login
 from tests.complaints.factories import TriageJobFactory
-from tests.fuzz.strategies import FUZZ, assert_clear, fields
+from tests.fuzz.strategies import CLASSES, FUZZ, assert_clear, fields
 
 pytestmark = [
     pytest.mark.django_db,
@@ -102,3 +103,27 @@ def test_changelist_action(staff_client, data):
 def test_every_changelist_action_with_ids_that_are_no_rows(staff_client, name, selected):
     data = {"action": "delete_selected", "_selected_action": selected, "index": "0"}
     assert_clear(staff_client.post(reverse(name), data, follow=True))
+
+
+# --- The identity vault's reveal page (a supervisor's: the superuser may reveal) ---------
+@FUZZ
+@given(object_id=st.one_of(st.sampled_from(CLASSES), st.text(min_size=1, max_size=40)))
+def test_contact_reveal_with_ids_that_are_no_rows(staff_client, object_id):
+    """Any text where the complaint's id goes: a 404 with a message, nothing opened or
+    recorded (the path converter takes anything, slashes included)."""
+    url = f"/admin/complaints/complaint/{quote(object_id, safe='')}/contact/"
+    for method in (staff_client.get, staff_client.post):
+        assert_clear(method(url, follow=True))
+    assert not ComplaintEvent.objects.filter(action="contact_revealed").exists()
+
+
+@FUZZ
+@given(data=fields({"csrfmiddlewaretoken": "x", "reveal": "1"}))
+def test_contact_reveal_post(staff_client, data):
+    """The reveal form has no fields of its own: whatever is posted, one audited reveal."""
+    complaint = Complaint.objects.first()  # the fixture's, with a sealed contact
+    url = reverse("admin:complaints_complaint_contact", args=[complaint.pk])
+    before = ComplaintEvent.objects.filter(action="contact_revealed").count()
+    response = staff_client.post(url, {key: values for key, values in data.items() if values})
+    assert response.status_code == 200
+    assert ComplaintEvent.objects.filter(action="contact_revealed").count() == before + 1
