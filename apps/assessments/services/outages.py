@@ -62,7 +62,9 @@ def _outage_credit(outage: ServiceOutage, *, now: datetime) -> int:
             deadline__gt=max(outage.started_at, now - extra),  # else the credit is spent
         )
         .exclude(adjustments__outage=outage)
-        .select_for_update(of=("self",))
+        # NO KEY: the teachers' answer saves (FOR KEY SHARE), all resending at once after
+        # the outage, go on while their deadlines move; a submit still waits for us.
+        .select_for_update(of=("self",), no_key=True)
         .order_by("pk")
     )
     reason = OUTAGE_REASON.format(
