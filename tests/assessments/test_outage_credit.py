@@ -2,6 +2,7 @@
 heartbeat longer than the minimum is found by the recovery sweep and credited once to the
 attempts that ran through it, audited, with the auto-submit moved; the teacher sees why."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,11 +11,12 @@ from django.utils import timezone
 
 from apps.assessments import services
 from apps.assessments.models import Attempt, AttemptAdjustment
-from apps.core import recovery
+from apps.core import heartbeat, recovery
 from apps.core.models import ServiceInterval, ServiceOutage
 from tests.accounts.factories import TeacherFactory
 from tests.assessments.helpers import in_threads
 from tests.assessments.test_incidents import scheduled_at
+from tests.core.test_heartbeat import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +231,32 @@ def test_the_timer_check_of_a_finished_or_foreign_attempt(client, teacher, other
     client.force_login(teacher)
     body = client.get(reverse("assessments:time", args=[credited.pk])).content.decode()
     assert 'data-seconds-left="0"' in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_end_to_end_a_real_heartbeat_thread_through_a_database_outage(quiz, settings, monkeypatch):
+    """The web's heartbeat thread beats, cannot reach PostgreSQL for a few seconds (a real
+    client pointed at a port nothing listens on), beats again; the sweep finds that gap and
+    credits the running attempt once."""
+    settings.SERVICE_HEARTBEAT_SECONDS = 1
+    settings.ASSESSMENTS_OUTAGE_MIN_SECONDS = 3
+    real = heartbeat._connection_params
+    attempt = services.attempt_start(user=TeacherFactory(), assessment_id=quiz.pk)
+    deadline = attempt.deadline
+    thread = heartbeat.Heartbeat("web")
+    thread.start()
+    try:
+        wait_until(lambda: ServiceInterval.objects.exists(), "the first beat")
+        monkeypatch.setattr(heartbeat, "_connection_params", lambda: {**real(), "port": 1})
+        time.sleep(5)
+        monkeypatch.setattr(heartbeat, "_connection_params", real)
+        wait_until(lambda: ServiceInterval.objects.count() == 2, "a beat after the outage")
+    finally:
+        thread.stop()
+        thread.join(5)
+    assert services.outages_credit() == 1
+    assert services.outages_credit() == 0
+    gap = ServiceOutage.objects.get()
+    assert 3 < gap.seconds < 10
+    attempt.refresh_from_db()
+    assert attempt.deadline == deadline + timedelta(minutes=1)
