@@ -7,11 +7,13 @@ import re
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts import services
+from apps.accounts.demo import DEMO_PASSWORD
 from apps.accounts.two_factor import two_factor_required
 from tests.accounts.factories import (
     TEST_PASSWORD,
@@ -272,3 +274,16 @@ def test_the_code_page_in_malay(client, staff_officer):
     password_login(client, staff_officer)
     response = client.get(VERIFY, HTTP_ACCEPT_LANGUAGE="ms")
     assert "Log masuk dua faktor" in response.content.decode()
+
+
+@pytest.mark.parametrize("username", ["officer", "staff"])
+def test_the_demo_officer_and_staff_enrol_at_their_first_login(client, username):
+    call_command("seed_demo")
+    response = client.post(
+        reverse("login"), {"username": username, "password": DEMO_PASSWORD}, follow=True
+    )
+    assert response.redirect_chain[-1][0].startswith(ENROL)
+    device = TOTPDevice.objects.get(user__username=username, confirmed=False)
+    response = client.post(ENROL, {"code": totp_code(device), "next": ADMIN})
+    assert len(response.context["codes"]) == 10
+    assert client.get(ADMIN).status_code == 200
