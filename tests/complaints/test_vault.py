@@ -11,8 +11,9 @@ from cryptography.fernet import Fernet
 from django.contrib.admin.sites import site
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from apps.complaints import vault
 from apps.complaints.models import Complaint, ComplaintEvent, TriageJob
@@ -353,3 +354,55 @@ def test_development_keys_derive_from_the_secret_key(settings):
     settings.SECRET_KEY = "another-secret-" + "z" * 40
     with pytest.raises(vault.VaultError):
         vault.contact_open(sealed)
+
+
+# --- The migration -----------------------------------------------------------------------
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def raw_contact(reference) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM complaints_complaint WHERE reference = %s", [reference])
+        names = [column.name for column in cursor.description]
+        row = dict(zip(names, cursor.fetchone(), strict=True))
+    return {name: value for name, value in row.items() if name.startswith("contact_")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_seals_plain_contacts_and_going_back_opens_them(keys):
+    plain = [("complaints", "0005_duplicates")]
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    try:
+        old = migrate(plain).get_model("complaints", "Complaint")
+        now = timezone.now()
+        common = {"receipt_hash": "x", "received_at": now, "due_at": now, "description": "d"}
+        old.objects.create(
+            reference="CP-2020-000001",
+            contact_name=ASHA.name,
+            contact_email=ASHA.email,
+            contact_phone=ASHA.phone,
+            **common,
+        )
+        old.objects.create(reference="CP-2020-000002", anonymous=True, **common)
+
+        migrate([("complaints", "0006_identity_vault")])
+        sealed = raw_contact("CP-2020-000001")
+        assert set(sealed) == {"contact_sealed", "contact_email_index"}
+        assert vault.contact_open(sealed["contact_sealed"]) == ASHA
+        assert sealed["contact_email_index"] == vault.email_index(ASHA.email)
+        assert raw_contact("CP-2020-000002") == {"contact_sealed": "", "contact_email_index": ""}
+        assert "asha" not in database_text()
+
+        migrate(plain)
+        assert raw_contact("CP-2020-000001") == {
+            "contact_name": ASHA.name,
+            "contact_email": ASHA.email,
+            "contact_phone": ASHA.phone,
+        }
+    finally:
+        migrate(latest)
