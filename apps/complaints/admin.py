@@ -3,7 +3,13 @@ admin, the commands and the jobs share one set of rules and one audit trail."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -18,7 +24,7 @@ from apps.complaints.admin_filters import (
     PurgeDueFilter,
     TriageStateFilter,
 )
-from apps.complaints.forms import EDITABLE, ComplaintAdminForm, StatusActionForm
+from apps.complaints.forms import EDITABLE, ComplaintAdminForm, MergeForm, StatusActionForm
 from apps.complaints.models import (
     TEXT_SEARCH_FIELDS,
     Act,
@@ -84,7 +90,8 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # facet counts would scan 100,000 rows per filter
     list_per_page = 50
     autocomplete_fields = ["assigned_to"]
-    actions = ["assign_to_me", "set_status", "requeue_triage", "export_csv"]
+    actions = ["assign_to_me", "set_status", "mark_duplicate", "requeue_triage", "export_csv"]
+    change_form_template = "admin/complaints/complaint/change_form.html"
     readonly_fields = [
         "reference",
         "received_at",
@@ -226,12 +233,18 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
                 a.content_type,
                 a.size,
                 a.sha256[:12],
+                ""
+                if a.own == 0
+                else _("from duplicate %(reference)s") % {"reference": a.from_reference},
             )
-            for a in obj.attachments.all()
+            # With the attachments of the complaints merged into this one (not copied).
+            for a in selectors.complaint_attachments(complaint=obj)
         ]
         if not rows:
             return "-"
-        return format_html_join("", '<p><a href="{}">{}</a> ({}, {} bytes, sha256 {}…)</p>', rows)
+        return format_html_join(
+            "", '<p><a href="{}">{}</a> ({}, {} bytes, sha256 {}…) {}</p>', rows
+        )
 
     @admin.display(description=_("AI triage"))
     def triage_result(self, obj):
@@ -300,15 +313,55 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
             complaint = self.get_object(request, object_id)
             if complaint is not None and self.has_view_permission(request, complaint):
                 services.complaint_view_record(complaint=complaint, by=request.user)
+                extra_context = {
+                    **(extra_context or {}),
+                    **selectors.complaint_duplicates_panel(complaint=complaint),
+                    "merge_form": MergeForm(),
+                    "can_merge": not complaint.is_closed
+                    and self.has_change_permission(request, complaint),
+                }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
+        merge = path(
+            "<path:object_id>/merge/",
+            self.admin_site.admin_view(self.merge_view),
+            name="complaints_complaint_merge",
+        )
         contact = path(
             "<path:object_id>/contact/",
             self.admin_site.admin_view(self.contact_view),
             name="complaints_complaint_contact",
         )
-        return [contact, *super().get_urls()]
+        return [merge, contact, *super().get_urls()]
+
+    def merge_view(self, request, object_id):
+        """The change page's "mark as duplicate" form: POST the primary's reference."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        complaint = self.get_object(request, unquote(object_id))
+        if complaint is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, complaint):
+            raise PermissionDenied
+        back = reverse("admin:complaints_complaint_change", args=[complaint.pk])
+        form = MergeForm(request.POST)
+        if not form.is_valid():
+            for error in form.errors.get("primary", []):
+                self.message_user(request, error, messages.ERROR)
+            return HttpResponseRedirect(back)
+        primary = form.cleaned_data["primary"]
+        try:
+            services.complaint_merge(duplicate=complaint, primary=primary, officer=request.user)
+        except ApplicationError as error:
+            application_error_message(request, error)
+            return HttpResponseRedirect(back)
+        self.message_user(
+            request,
+            _("%(duplicate)s is now a duplicate of %(primary)s: the case carries on there.")
+            % {"duplicate": complaint.reference, "primary": primary.reference},
+        )
+        return HttpResponseRedirect(reverse("admin:complaints_complaint_change", args=[primary.pk]))
 
     def save_model(self, request, obj, form, change):
         services.complaint_update(
@@ -353,6 +406,32 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
             application_error_message(request, error)
             return
         self.message_user(request, _("%(n)s complaint(s) updated.") % {"n": changed})
+
+    @admin.action(
+        description=_("Mark as duplicate of… (type the primary's reference in the action bar)"),
+        permissions=["change"],
+    )
+    def mark_duplicate(self, request, queryset):
+        form = MergeForm({"primary": request.POST.get("primary", "")})
+        if not form.is_valid():
+            for error in form.errors["primary"]:
+                self.message_user(request, error, messages.ERROR)
+            return
+        primary = form.cleaned_data["primary"]
+        try:
+            merged = services.complaint_merge_many(
+                duplicate_ids=queryset.values_list("pk", flat=True),
+                primary=primary,
+                officer=request.user,
+            )
+        except ApplicationError as error:
+            application_error_message(request, error)
+            return
+        self.message_user(
+            request,
+            _("%(n)s complaint(s) marked as duplicates of %(primary)s.")
+            % {"n": merged, "primary": primary.reference},
+        )
 
     @admin.action(description=_("Requeue triage"), permissions=["requeue_triage"])
     def requeue_triage(self, request, queryset):

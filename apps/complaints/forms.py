@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.complaints import vault
 from apps.complaints.models import Category, Complaint, Sector
+from apps.complaints.selectors import complaint_by_reference
 from apps.complaints.services import FILING_FIELDS, MB, complaint_update_check
 from apps.core.errors import application_error_into_form
 from apps.core.exceptions import Invalid, Refused
@@ -18,6 +19,7 @@ ERR_SPAM = _("Your complaint could not be accepted.")
 ERR_UNKNOWN_FIELD = _("Unknown field.")
 ERR_STATUS_NOT_FOUND = _("No complaint matches this reference and receipt.")
 MSG_FOLLOWED_UP = _("Thank you: your information was added and the officer in charge will see it.")
+ERR_PRIMARY_NOT_FOUND = _("No complaint has this reference.")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -120,14 +122,30 @@ class ComplaintForm(forms.Form):
         return self.errors.get(name, [])
 
 
-class StatusForm(forms.Form):
-    reference = forms.RegexField(
-        label=_("Reference"),
+def reference_field(label) -> forms.RegexField:
+    return forms.RegexField(
+        label=label,
         regex=r"^\s*[Cc][Pp]-[0-9]{4}-[0-9]{6}\s*$",  # ASCII digits only, not \d
         max_length=30,
         error_messages={"invalid": _("A reference looks like CP-2026-000123.")},
     )
+
+
+class StatusForm(forms.Form):
+    reference = reference_field(_("Reference"))
     receipt = forms.CharField(label=_("Receipt"), max_length=40)
+
+
+class MergeForm(forms.Form):
+    """The primary a complaint is a duplicate of, by its reference (change page, bulk action)."""
+
+    primary = reference_field(_("Reference of the primary complaint"))
+
+    def clean_primary(self) -> Complaint:
+        primary = complaint_by_reference(self.cleaned_data["primary"])
+        if primary is None:
+            raise forms.ValidationError(ERR_PRIMARY_NOT_FOUND)
+        return primary
 
 
 class FollowUpForm(forms.Form):
@@ -193,13 +211,20 @@ class DashboardFilterForm(forms.Form):
 
 
 class StatusActionForm(ActionForm):
-    """The admin's action bar: the status (and outcome) for the "set status" action."""
+    """The admin's action bar: the status (and outcome) for the "set status" action, the
+    primary's reference for "mark as duplicate of"."""
 
     status = forms.ChoiceField(
         label=_("status"), choices=[("", "---------"), *Complaint.Status.choices], required=False
     )
     outcome = forms.ChoiceField(
         label=_("outcome"), choices=[("", "---------"), *Complaint.Outcome.choices], required=False
+    )
+    primary = forms.CharField(
+        label=_("primary (for “Mark as duplicate of…”)"),
+        max_length=30,
+        required=False,
+        widget=forms.TextInput({"placeholder": "CP-2026-000123", "size": 16}),
     )
 
 

@@ -16,6 +16,12 @@ from apps.complaints.services.audit import (
 )
 from apps.complaints.services.dashboard import dashboard_invalidate
 from apps.complaints.services.deadlines import complaint_escalate_overdue, due_at_for
+from apps.complaints.services.duplicates import (
+    ERR_MERGE_GONE,
+    ERR_MERGE_SELF,
+    complaint_merge,
+    complaint_merge_many,
+)
 from apps.complaints.services.filing import (
     CONTACT_FIELDS,
     ERR_CONTACT_OR_ANONYMOUS,
@@ -44,6 +50,7 @@ from apps.complaints.services.identity import (
     vault_rotate_batch,
 )
 from apps.complaints.services.lifecycle import (
+    ERR_DUPLICATE_NEEDS_PRIMARY,
     ERR_OUTCOME_ONLY_WHEN_CLOSED,
     ERR_OUTCOME_REQUIRED,
     TRANSITIONS,
@@ -77,9 +84,12 @@ from apps.complaints.services.workflow import (
 __all__ = [
     "CONTACT_FIELDS",
     "ERR_CONTACT_OR_ANONYMOUS",
+    "ERR_DUPLICATE_NEEDS_PRIMARY",
     "ERR_FOLLOW_UP_DUPLICATE",
     "ERR_FOLLOW_UP_EMPTY",
     "ERR_FOLLOW_UP_PURGED",
+    "ERR_MERGE_GONE",
+    "ERR_MERGE_SELF",
     "ERR_OUTCOME_ONLY_WHEN_CLOSED",
     "ERR_OUTCOME_REQUIRED",
     "ERR_REFERENCE_OUTSIDE_TRANSACTION",
@@ -107,6 +117,8 @@ __all__ = [
     "complaint_follow_up_check",
     "complaint_follow_up_refusal",
     "complaint_legal_hold_set",
+    "complaint_merge",
+    "complaint_merge_many",
     "complaint_purge",
     "complaint_set_status",
     "complaint_status_check",

@@ -21,6 +21,9 @@ ERR_OUTCOME_REQUIRED = gettext_lazy("Choose an outcome to close a complaint.")
 ERR_OUTCOME_ONLY_WHEN_CLOSED = gettext_lazy(
     "An outcome can only be set when the complaint is closed."
 )
+ERR_DUPLICATE_NEEDS_PRIMARY = gettext_lazy(
+    "A complaint is closed as a duplicate by marking it as a duplicate of its primary."
+)
 ERR_REOPEN_BY_COMPLAINANT_ONLY = gettext_lazy(
     "%(reference)s is closed: only new information from the complainant reopens it."
 )
@@ -102,6 +105,8 @@ def complaint_transition_check(
     complaint_status_check(status=to, outcome=outcome)
     if complaint.status == to and complaint.outcome == outcome:
         return False
+    if outcome == Complaint.Outcome.DUPLICATE and complaint.duplicate_of_id is None:
+        raise Refused(ERR_DUPLICATE_NEEDS_PRIMARY, code="duplicate_needs_primary")
     if complaint.status == to:  # a closed complaint with another outcome
         raise Refused(
             _("%(reference)s is closed: its outcome stays as it was.")
