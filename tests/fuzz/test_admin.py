@@ -127,3 +127,51 @@ def test_contact_reveal_post(staff_client, data):
     response = staff_client.post(url, {key: values for key, values in data.items() if values})
     assert response.status_code == 200
     assert ComplaintEvent.objects.filter(action="contact_revealed").count() == before + 1
+
+
+# --- Duplicates: the change page's "mark as duplicate" form and the bulk action ---------
+@pytest.fixture
+def merge_pair(staff_client):
+    """The fixture's complaint and a second one it may be merged into."""
+    return Complaint.objects.order_by("pk").first(), TriageJobFactory().complaint
+
+
+def assert_merges_whole():
+    """Whatever was posted: every duplicate closed as one, none a duplicate's duplicate."""
+    duplicates = Complaint.objects.filter(duplicate_of__isnull=False)
+    assert set(duplicates.values_list("status", "outcome")) <= {("closed", "duplicate")}
+    assert not duplicates.filter(duplicate_of__duplicate_of__isnull=False).exists()
+
+
+@FUZZ
+@given(draw=st.data())
+def test_merge_form(staff_client, merge_pair, draw):
+    duplicate, primary = merge_pair
+    data = draw.draw(fields({"primary": primary.reference}))
+    url = reverse("admin:complaints_complaint_merge", args=[duplicate.pk])
+    data = {key: values for key, values in data.items() if values}
+    assert_clear(staff_client.post(url, data, follow=True))
+    assert_merges_whole()
+
+
+@pytest.mark.parametrize("object_id", ["abc", "\x00", "\uff11", "9" * 25, "-1", "1/2"])
+def test_merge_form_with_ids_that_are_no_rows(staff_client, object_id):
+    url = f"/admin/complaints/complaint/{quote(object_id, safe='')}/merge/"
+    assert_clear(staff_client.post(url, {"primary": "CP-2026-000001"}, follow=True))
+
+
+@FUZZ
+@given(draw=st.data())
+def test_mark_duplicate_action(staff_client, merge_pair, draw):
+    """The bulk action: the selected ids and the primary's reference in the action bar."""
+    duplicate, primary = merge_pair
+    baseline = {
+        "action": "mark_duplicate",
+        "_selected_action": str(duplicate.pk),
+        "index": "0",
+        "primary": primary.reference,
+    }
+    data = {key: values for key, values in draw.draw(fields(baseline)).items() if values}
+    url = reverse("admin:complaints_complaint_changelist")
+    assert_clear(staff_client.post(url, data, follow=True))
+    assert_merges_whole()
