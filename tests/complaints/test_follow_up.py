@@ -4,6 +4,7 @@ officers see it in the change page's messages, the audit trail and the "new info
 list. The confirmation page's receipt download."""
 
 import re
+from contextlib import contextmanager
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -19,6 +20,7 @@ from apps.complaints.models import (
     TriageJob,
 )
 from apps.complaints.services import complaint_follow_up
+from apps.complaints.services import follow_up as follow_up_module
 from apps.core.exceptions import Invalid, Refused
 from apps.sync.models import OutboxEvent
 from tests.accounts.factories import OfficerFactory, verified_login
@@ -155,6 +157,28 @@ def test_the_attachment_limits_count_what_the_complaint_already_holds(settings, 
         in invalid.value.errors["attachments"][0]
     )
     assert complaint.attachments.count() == 1 and len(stored_files(private_media)) == 1
+
+
+def test_files_added_meanwhile_count_under_the_lock(settings, private_media, monkeypatch):
+    """Two follow-ups at once cannot both take the last room: the one that locks second is
+    counted again with what the first added, and refused with its files deleted."""
+    settings.COMPLAINTS_MAX_FILES = 1
+    complaint = ComplaintFactory()
+    stored = follow_up_module.attachments_stored
+
+    @contextmanager
+    def another_follow_up_meanwhile(checked):
+        with stored(checked) as files:
+            monkeypatch.setattr(follow_up_module, "attachments_stored", stored)
+            complaint_follow_up(complaint=complaint, text="", files=[upload("first.png")])
+            yield files
+
+    monkeypatch.setattr(follow_up_module, "attachments_stored", another_follow_up_meanwhile)
+    with pytest.raises(Invalid) as invalid:
+        complaint_follow_up(complaint=complaint, text=ADDED, files=[upload("second.png")])
+    assert invalid.value.errors["attachments"] == ["At most 0 files can be attached."]
+    assert [a.original_name for a in complaint.attachments.all()] == ["first.png"]
+    assert complaint.messages.count() == 1 and len(stored_files(private_media)) == 1
 
 
 # --- the status page and its follow-up form ------------------------------------------------

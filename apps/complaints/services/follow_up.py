@@ -46,25 +46,36 @@ def complaint_follow_up_refusal(complaint: Complaint) -> Refused | None:
     return None
 
 
+def _attachments_kept(complaint: Complaint) -> dict:
+    """What the complaint's attachments already take of the per-complaint limits."""
+    kept = complaint.attachments.aggregate(kept_files=Count("pk"), kept_bytes=Sum("size"))
+    return {"kept_files": kept["kept_files"], "kept_bytes": kept["kept_bytes"] or 0}
+
+
 def complaint_follow_up_check(*, complaint: Complaint, text: str, files=()) -> list[CheckedUpload]:
     """What complaint_follow_up would refuse, before anything is stored: Refused for a
     complaint that cannot take new information, Invalid (a message per field) for an empty
     follow-up or files beyond the filing's limits, counted with what the complaint holds.
     The checked uploads, each read once."""
+    return _checked(complaint, text, files)[0]
+
+
+def _checked(complaint: Complaint, text: str, files) -> tuple[list[CheckedUpload], dict]:
+    """complaint_follow_up_check, and what the complaint held when it was counted."""
     if refusal := complaint_follow_up_refusal(complaint):
         raise refusal
     files = list(files)
+    kept = _attachments_kept(complaint)
     errors = {}
     if not text.strip() and not files:
         errors["text"] = [ERR_FOLLOW_UP_EMPTY]
-    kept = complaint.attachments.aggregate(files=Count("pk"), bytes=Sum("size"))
     try:
-        checked = attachments_check(files, kept_files=kept["files"], kept_bytes=kept["bytes"] or 0)
+        checked = attachments_check(files, **kept)
     except Invalid as error:
         errors.update(error.errors)
     if errors:
         raise Invalid(errors=errors)
-    return checked
+    return checked, kept
 
 
 def complaint_follow_up(*, complaint: Complaint, text: str, files=(), now=None) -> ComplaintMessage:
@@ -74,7 +85,7 @@ def complaint_follow_up(*, complaint: Complaint, text: str, files=(), now=None) 
     the audit event, the status move (closed: reopened to its officer or intake; awaiting
     information: investigating) and the new-information flag. Files of a failed follow-up
     are deleted."""
-    checked = complaint_follow_up_check(complaint=complaint, text=text, files=files)
+    checked, kept = _checked(complaint, text, files)
     with attachments_stored(checked) as stored, transaction.atomic(durable=True):
         now = now or timezone.now()
         current = (
@@ -84,6 +95,9 @@ def complaint_follow_up(*, complaint: Complaint, text: str, files=(), now=None) 
         )
         if refusal := complaint_follow_up_refusal(current):
             raise refusal
+        if checked and (now_kept := _attachments_kept(current)) != kept:
+            # Another follow-up added files meanwhile: the limits again, with what is left.
+            attachments_check([c.upload for c in checked], **now_kept)
         message = ComplaintMessage.objects.create(
             complaint=current,
             kind=ComplaintMessage.Kind.FOLLOW_UP,
