@@ -18,12 +18,13 @@ from apps.complaints.models import Attachment, Complaint, ComplaintEvent
 from apps.complaints.selectors import SIMILAR_THRESHOLD, complaint_similar
 from apps.complaints.services import (
     ERR_DUPLICATE_NEEDS_PRIMARY,
+    ERR_MERGE_GONE,
     ERR_MERGE_SELF,
     complaint_merge,
     complaint_merge_many,
     complaint_transition,
 )
-from apps.core.exceptions import Refused
+from apps.core.exceptions import NotFound, Refused
 from apps.sync.models import OutboxEvent
 from tests.accounts.factories import OfficerFactory, verified_login
 from tests.complaints.conftest import PNG
@@ -280,6 +281,12 @@ def test_every_refusal_says_why_and_changes_nothing(officer, reference_data):
         == before
     )
     assert ComplaintEvent.objects.count() == events
+
+    gone = ComplaintFactory()
+    Complaint.objects.filter(pk=gone.pk).delete()
+    with pytest.raises(NotFound) as not_found:
+        complaint_merge(duplicate=a, primary=gone, officer=officer)
+    assert not_found.value.message == ERR_MERGE_GONE
 
 
 def test_one_refusal_in_a_bulk_merge_refuses_them_all(officer, reference_data):

@@ -11,6 +11,7 @@ keys before anything is checked, so two officers merging the same complaints in 
 directions at once cannot make a cycle: the second sees the first's merge and is refused."""
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -90,7 +91,8 @@ def _merge(duplicate: Complaint, primary: Complaint, officer, now) -> None:
         at=now,
         duplicate=duplicate.reference,
     )
-    # The duplicate's own duplicates follow it, so every duplicate points at a primary.
+    # The duplicate's own duplicates follow it, so every duplicate points at a primary (read
+    # again: one merged into it since the rows were locked is locked now).
     for earlier in Complaint.objects.select_for_update().filter(duplicate_of=duplicate):
         earlier.duplicate_of = primary
         earlier.save(update_fields=["duplicate_of", "updated_at"])
@@ -115,14 +117,16 @@ def _merge_locked(duplicate_ids, primary: Complaint, officer) -> list[Complaint]
     ids = sorted({int(pk) for pk in duplicate_ids})
     if primary.pk in ids:
         raise Refused(ERR_MERGE_SELF, code="merge_self")
+    wanted = [*ids, primary.pk]
     rows = {
         c.pk: c
         for c in Complaint.objects.select_for_update(of=("self",))
         .select_related("category", "sector", "act", "duplicate_of")
-        .filter(pk__in=[*ids, primary.pk])
+        # With the duplicates they will bring along: every row in one order, no deadlock.
+        .filter(Q(pk__in=wanted) | Q(duplicate_of__in=ids))
         .order_by("pk")
     }
-    if len(rows) != len(ids) + 1:
+    if not all(pk in rows for pk in wanted):
         raise NotFound(ERR_MERGE_GONE, code="merge_gone")
     locked_primary = rows[primary.pk]
     # For the refusal's message only: the primary's own primary (neither locked nor changed).
