@@ -85,6 +85,10 @@ class ComplaintAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     ]
     list_select_related = ["category", "sector", "act", "assigned_to", "triage_job"]
     search_fields = ["=reference", *TEXT_SEARCH_FIELDS]
+    search_help_text = _(
+        "A reference, words of the complaint, or a complainant's whole email address "
+        "(found exactly, never shown here)."
+    )
     date_hierarchy = "received_at"
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts would scan 100,000 rows per filter

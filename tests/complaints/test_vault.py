@@ -229,6 +229,7 @@ def test_an_email_is_found_by_its_blind_index_exactly(client, keys, officer):
         assert response.status_code == 200
         return {c.reference for c in response.context["cl"].result_list}
 
+    assert "whole email address" in client.get(CHANGELIST).content.decode()  # the box says so
     assert listed("asha.patil@example.org") == {found.reference}
     assert listed("  ASHA.PATIL@Example.org ") == {found.reference}
     assert listed("asha.patil@example") == set()  # no partial match: the index is a hash
