@@ -7,7 +7,14 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.complaints.models import Attachment, Category, Complaint, ComplaintEvent, TriageJob
+from apps.complaints.models import (
+    Attachment,
+    Category,
+    Complaint,
+    ComplaintEvent,
+    ComplaintMessage,
+    TriageJob,
+)
 from apps.complaints.services import (
     REDACTED,
     complaint_file,
@@ -15,7 +22,7 @@ from apps.complaints.services import (
     complaint_transition,
     retention_due,
 )
-from tests.accounts.factories import verified_login
+from tests.accounts.factories import OfficerFactory, verified_login
 from tests.complaints.conftest import filing_data, stored_files, upload
 from tests.complaints.factories import ComplaintFactory
 
@@ -109,6 +116,15 @@ def test_purge_redacts_deletes_files_keeps_the_record_and_audits(
     complaint = filed_with_file(category, days_ago=366)
     TriageJob.objects.filter(complaint=complaint).update(state=TriageJob.State.DONE)
     Complaint.objects.filter(pk=complaint.pk).update(triage_summary="Asha paid a bribe in Pune")
+    officer = OfficerFactory()
+    for kind, author in (
+        (ComplaintMessage.Kind.INTERNAL_NOTE, officer),
+        (ComplaintMessage.Kind.PUBLIC_REPLY, officer),
+        (ComplaintMessage.Kind.FOLLOW_UP, None),
+    ):
+        complaint.messages.create(
+            kind=kind, author=author, body="Asha says Ravi took it", created_at=timezone.now()
+        )
     assert len(stored_files(private_media)) == 1
     before = Complaint.objects.get(pk=complaint.pk)
 
@@ -126,7 +142,15 @@ def test_purge_redacts_deletes_files_keeps_the_record_and_audits(
     for field in ("reference", "received_at", "closed_at", "due_at", "category_id", "status"):
         assert getattr(after, field) == getattr(before, field)
     event = ComplaintEvent.objects.get(complaint=complaint, action=ComplaintEvent.Action.PURGED)
-    assert event.actor is None and event.detail == {"attachments": 1, "retention_days": 365}
+    assert event.actor is None
+    assert event.detail == {"attachments": 1, "messages": 3, "retention_days": 365}
+    # Every message's text is gone; who wrote which kind of message, and when, stays.
+    messages = list(complaint.messages.order_by("pk").values_list("kind", "author", "body"))
+    assert messages == [
+        ("note", officer.pk, REDACTED),
+        ("reply", officer.pk, REDACTED),
+        ("followup", None, REDACTED),
+    ]
     # The trail before the purge stays.
     assert ComplaintEvent.objects.filter(complaint=complaint, action="filed").exists()
     # Purged once: not due again.

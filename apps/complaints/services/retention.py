@@ -1,8 +1,8 @@
 """Retention: a closed complaint is purged once its category's retention has run out since
 closing, unless it is on legal hold. Purging removes what identifies people (the text, the
-place, the contact, the triage output quoting the text, the files) and keeps the reference,
-the dates, the classification and the audit trail. Open complaints are never purged, however
-old: a report nobody worked on must not expire silently."""
+place, the contact, the triage output quoting the text, the text of every message, the files)
+and keeps the reference, the dates, the classification and the audit trail. Open complaints
+are never purged, however old: a report nobody worked on must not expire silently."""
 
 from datetime import timedelta
 
@@ -64,11 +64,15 @@ def complaint_purge(*, complaint_id: int, now=None) -> bool:
             setattr(complaint, field, value)
         complaint.purged_at = now
         complaint.save(update_fields=[*PURGED_FIELDS, "purged_at", "updated_at"])
+        # Officers' notes and replies quote the report, and follow-ups are the complainant's
+        # own words: their text goes too; who wrote what and when stays.
+        messages = complaint.messages.update(body=REDACTED)
         event_record(
             complaint,
             ComplaintEvent.Action.PURGED,
             at=now,
             attachments=len(files),
+            messages=messages,
             retention_days=complaint.category.retention_days,
         )
         transaction.on_commit(lambda: _files_delete(files))
