@@ -87,6 +87,8 @@ def test_two_sweeps_never_overlap():
     with psycopg.connect(**{k: v for k, v in url.items() if k != "cursor_factory"}) as other:
         other.execute("SELECT pg_advisory_lock(%s)", [recovery.ADVISORY_LOCK_KEY])
         assert recovery.recovery_sweep() == {"skipped": "another sweep is running"}
+        # Released here, not by the disconnect: a backend that is still exiting holds it.
+        other.execute("SELECT pg_advisory_unlock(%s)", [recovery.ADVISORY_LOCK_KEY])
     assert "skipped" not in recovery.recovery_sweep()
 
 
