@@ -5,6 +5,7 @@ list. The confirmation page's receipt download."""
 
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,11 +15,13 @@ from django.utils import timezone, translation
 from apps.complaints import forms, services
 from apps.complaints.models import (
     Attachment,
+    Category,
     Complaint,
     ComplaintEvent,
     ComplaintMessage,
     TriageJob,
 )
+from apps.complaints.selectors import complaints_overdue
 from apps.complaints.services import complaint_follow_up
 from apps.complaints.services import follow_up as follow_up_module
 from apps.core.exceptions import Invalid, Refused
@@ -88,6 +91,30 @@ def test_a_follow_up_reopens_a_closed_complaint_to_its_officer_or_intake(officer
     [reopened] = OutboxEvent.objects.all()
     assert reopened.event_type == "complaint.reopened"
     assert reopened.payload["status"] == expected
+
+
+def test_a_reopened_complaint_gets_a_fresh_clock_from_the_reopening(officer):
+    """Not the old due date, long past: it would show overdue at once and be escalated."""
+    category = Category.objects.create(code="bribery-reopen", name="Bribery", sla_days=7)
+    long_ago = timezone.now() - timedelta(days=90)
+    complaint = closed(
+        assigned_to=officer,
+        category=category,
+        received_at=long_ago,
+        due_at=long_ago + timedelta(days=7),
+        escalated_at=long_ago + timedelta(days=8),
+    )
+    now = timezone.now()
+    complaint_follow_up(complaint=complaint, text=ADDED, now=now)
+    complaint.refresh_from_db()
+    assert complaint.due_at == now + timedelta(days=7)
+    assert complaint.escalated_at is None  # the new clock escalates when it runs out
+    assert services.complaint_escalate_overdue(now=now + timedelta(days=1)) == []
+    assert not complaints_overdue(now=now + timedelta(days=6)).filter(pk=complaint.pk).exists()
+    move = ComplaintEvent.objects.get(complaint=complaint, action=ComplaintEvent.Action.STATUS)
+    assert move.detail["due_at"] == complaint.due_at.isoformat()
+    [escalated] = services.complaint_escalate_overdue(now=now + timedelta(days=8))
+    assert escalated == complaint
 
 
 def test_new_information_ends_the_wait_for_it(officer):

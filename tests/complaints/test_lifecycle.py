@@ -13,6 +13,7 @@ from apps.complaints.services import (
     TRANSITIONS,
     complaint_set_status,
     complaint_transition,
+    due_at_for,
 )
 from apps.core.exceptions import Refused
 from apps.sync.models import OutboxEvent
@@ -82,7 +83,8 @@ def test_every_move_is_made_or_refused_by_the_table(officer, before, after):
     assert (complaint.status, complaint.outcome) == (after, outcome)
     event = ComplaintEvent.objects.get(complaint=complaint)
     assert (event.action, event.actor, event.at) == (ComplaintEvent.Action.STATUS, by, now)
-    assert event.detail == {"before": before, "after": after, "outcome": outcome}
+    clock = {"due_at": complaint.due_at.isoformat()} if reopening else {}  # a fresh SLA
+    assert event.detail == {"before": before, "after": after, "outcome": outcome, **clock}
     published = OutboxEvent.objects.all()
     if after == S.CLOSED:
         assert complaint.closed_at == now
@@ -96,6 +98,7 @@ def test_every_move_is_made_or_refused_by_the_table(officer, before, after):
         assert reopened.event_type == "complaint.reopened"
         assert (reopened.payload["status"], reopened.payload["outcome"]) == (after, "")
         assert reopened.payload["closed_at"] == ""
+        assert complaint.due_at == due_at_for(now, None)
     else:
         assert complaint.closed_at is None
         assert not published.exists()

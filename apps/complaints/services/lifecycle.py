@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from apps.complaints.models import Complaint, ComplaintEvent
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
+from apps.complaints.services.deadlines import due_at_for
 from apps.core.exceptions import Invalid, Refused
 from apps.sync.services import outbox_event_record
 
@@ -138,7 +139,8 @@ def complaint_transition(
     """Move a complaint to status `to`: check the move (complaint_transition_check), stamp
     its dates, save it, audit it and, on closing, publish `complaint.closed` (on reopening,
     `complaint.reopened`), all in the caller's transaction (or its own). The caller holds the
-    complaint's row lock. Returns whether anything changed."""
+    complaint's row lock. A reopened complaint's SLA runs again from the reopening.
+    Returns whether anything changed."""
     if not complaint_transition_check(complaint=complaint, to=to, outcome=outcome, reopen=reopen):
         return False
     now = now or timezone.now()
@@ -146,9 +148,15 @@ def complaint_transition(
     with transaction.atomic(savepoint=False):
         complaint.status, complaint.outcome = to, outcome
         fields = ["status", "outcome", "updated_at"]
+        clock = {}
         if S.CLOSED in (before, to):
             complaint.closed_at = now if to == S.CLOSED else None
             fields.append("closed_at")
+        if before == S.CLOSED:  # reopened: a fresh SLA from now, which may escalate again
+            complaint.due_at = due_at_for(now, complaint.category)
+            complaint.escalated_at = None
+            fields += ["due_at", "escalated_at"]
+            clock = {"due_at": complaint.due_at.isoformat()}
         complaint.save(update_fields=fields)
         event_record(
             complaint,
@@ -158,6 +166,7 @@ def complaint_transition(
             before=before,
             after=to,
             outcome=outcome,
+            **clock,
         )
         if S.CLOSED in (before, to):
             event_type = "complaint.closed" if to == S.CLOSED else "complaint.reopened"
