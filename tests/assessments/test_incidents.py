@@ -216,6 +216,10 @@ def test_extend_attempts_command_dry_run_then_for_real(quiz, staff, cohort):
         (["--district", "atlantis"], "Unknown district"),
         (["--batch", "nope"], "Unknown batch"),
         (["--teacher", "nobody"], "Unknown teacher"),
+        # An empty filter (a script's unset variable) never widens to every attempt.
+        (["--teacher", ""], "Unknown teacher"),
+        (["--district", ""], "Unknown district"),
+        (["--batch", ""], "Unknown batch"),
         (["--minutes", "0"], "whole number from 1 to 600"),
         (["--reason", ""], "Give the reason"),
         (["--by", "nobody"], "No staff account"),

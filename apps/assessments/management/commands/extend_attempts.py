@@ -36,11 +36,11 @@ class Command(AssessmentCommand):
     def handle(self, *args, **options):
         assessment = self.get_assessment(options)
         filters = {}
-        if options["district"]:
+        if options["district"] is not None:  # given but empty: no such district, not all
             filters["district"] = _one(District, "district", code=options["district"].lower())
-        if options["batch"]:
+        if options["batch"] is not None:
             filters["batch"] = _one(Batch, "batch", code=options["batch"].lower())
-        if options["teacher"]:
+        if options["teacher"] is not None:
             filters["teacher"] = _one(get_user_model(), "teacher", username=options["teacher"])
         try:
             adjustments = services.attempts_extend(
