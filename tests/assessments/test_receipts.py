@@ -172,3 +172,40 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
     path = tmp_path / "missing.json"
     with pytest.raises(CommandError, match=f"Cannot read {path}: No such file"):
         call_command("receipt_verify", str(path))
+
+
+def test_a_signature_edited_into_other_characters_is_not_genuine(receipt_file):
+    """A hand-edited signature with non-ASCII characters is a clear refusal, not a crash."""
+    document = json.loads(receipt_file.read_text())
+    document["signature"] = "é" * 64
+    receipt_file.write_text(json.dumps(document))
+    with pytest.raises(CommandError, match='is not a receipt: the "signature" is not 64 hex'):
+        call_command("receipt_verify", str(receipt_file))
+
+
+def test_a_second_copy_of_a_key_is_not_genuine(receipt_file, submitted):
+    """JSON keeps the last of two equal keys: a reader of the file sees the first. A made-up
+    answer put before the genuine one must not pass as genuine."""
+    raw = receipt_file.read_text()
+    genuine = '"text": "Kuala Lumpur — दिल्ली"'
+    assert genuine in raw
+    receipt_file.write_text(raw.replace(genuine, f'"text": "Putrajaya", {genuine}'))
+    with pytest.raises(CommandError, match="is not a receipt: the key 'text' appears twice"):
+        call_command("receipt_verify", str(receipt_file))
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x00\xff\xfe junk \x89PNG", "not JSON"),
+        (b"", "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        (b'{"receipt": {"text": "\\ud800"}, "signature": "' + b"a" * 64 + b'", '
+         b'"algorithm": "HMAC-SHA256"}', "text that is not valid Unicode"),
+    ],
+)  # fmt: skip
+def test_junk_files_are_a_clear_error(tmp_path, content, reason):
+    path = tmp_path / "receipt.json"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=f"is not a receipt: {reason}"):
+        call_command("receipt_verify", str(path))

@@ -9,6 +9,7 @@ bare and a key shared with SECRET_KEY signs nothing else."""
 
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from apps.assessments.models import Answer, Attempt
 from apps.assessments.services.errors import ERR_NOT_AVAILABLE, AttemptNotFound, AttemptRefused
 
 ALGORITHM = "HMAC-SHA256"
+SIGNATURE = re.compile(r"[0-9a-f]{64}")  # hexdigest of SHA-256
 KEY_SALT = "crowdproof.assessments.receipt"
 ERR_RECEIPT_NOT_SUBMITTED = _("A receipt is available once the attempt has been submitted.")
 
@@ -119,11 +121,24 @@ def receipt_dumps(document: dict) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """JSON keeps the last of two equal keys, a person reading the file the first: a file
+    with both is not what we signed, however the signature reads."""
+    document = {}
+    for key, value in pairs:
+        if key in document:
+            raise ReceiptInvalid(f"the key {key!r} appears twice")
+        document[key] = value
+    return document
+
+
 def receipt_loads(raw: str | bytes) -> dict:
     """The receipt's parts, or ReceiptInvalid saying what is wrong with the file."""
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        document = json.loads(raw, object_pairs_hook=_unique_keys)
+    except ReceiptInvalid:
+        raise
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise ReceiptInvalid(f"not JSON ({error})") from None
     if not isinstance(document, dict) or not isinstance(document.get("receipt"), dict):
         raise ReceiptInvalid('no "receipt" object')
@@ -131,6 +146,12 @@ def receipt_loads(raw: str | bytes) -> dict:
         raise ReceiptInvalid('no "signature" string')
     if document.get("algorithm") != ALGORITHM:
         raise ReceiptInvalid(f'"algorithm" is {document.get("algorithm")!r}, not {ALGORITHM!r}')
+    if not SIGNATURE.fullmatch(document["signature"]):
+        raise ReceiptInvalid('the "signature" is not 64 hex digits')
+    try:
+        _canonical(document["receipt"])
+    except UnicodeEncodeError:  # a lone surrogate (\ud800 in JSON): nothing we sign
+        raise ReceiptInvalid("text that is not valid Unicode") from None
     return document
 
 
