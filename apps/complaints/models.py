@@ -7,7 +7,7 @@ import re
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 # Officers search complaints by these (and by exact reference); each has a trigram index.
 # Contact details are sealed (apps/complaints/vault.py): an email is found by its blind index.
 TEXT_SEARCH_FIELDS = ("description",)
+# A century: beyond it, closing date + retention soon passes the last date PostgreSQL holds.
+RETENTION_DAYS_MAX = 36500
 
 
 class Category(models.Model):
@@ -27,7 +29,7 @@ class Category(models.Model):
         _("retention (days)"),
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(RETENTION_DAYS_MAX)],
         help_text=_("Days after closing until a complaint is purged; empty keeps it forever."),
     )
 
@@ -38,7 +40,11 @@ class Category(models.Model):
             models.CheckConstraint(
                 condition=Q(retention_days__isnull=True) | Q(retention_days__gt=0),
                 name="category_retention_positive",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(retention_days__lte=RETENTION_DAYS_MAX),
+                name="category_retention_at_most_a_century",
+            ),
         ]
 
     def __str__(self) -> str:

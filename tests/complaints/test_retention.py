@@ -2,12 +2,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.complaints.models import (
+    RETENTION_DAYS_MAX,
     Attachment,
     Category,
     Complaint,
@@ -18,6 +19,8 @@ from apps.complaints.models import (
 from apps.complaints.services import (
     REDACTED,
     complaint_file,
+    complaint_legal_hold_set,
+    complaint_merge,
     complaint_purge,
     complaint_transition,
     retention_due,
@@ -102,6 +105,58 @@ def test_retention_days_must_be_positive():
         category.full_clean()
     with pytest.raises(IntegrityError), transaction.atomic():
         category.save()
+
+
+def test_retention_days_stay_within_a_century(client, supervisor):
+    """Further ahead than PostgreSQL's dates reach would turn every purge look-up into an
+    error (the supervisors' 30-day list answered 500, the command crashed)."""
+    category = Category(code="forever", name="Forever", retention_days=RETENTION_DAYS_MAX + 1)
+    with pytest.raises(ValidationError):
+        category.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        category.save()
+    category = Category.objects.create(code="century", name="Century", retention_days=1)
+    verified_login(client, supervisor)
+    change = reverse("admin:complaints_category_change", args=[category.pk])
+    data = {"code": "century", "name": "Century", "sla_days": 30, "retention_days": 2147483647}
+    response = client.post(change, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["retention_days"] == [
+        "Ensure this value is less than or equal to 36500."
+    ]
+    category.refresh_from_db()
+    assert category.retention_days == 1
+    Category.objects.filter(pk=category.pk).update(retention_days=RETENTION_DAYS_MAX)
+    closed(category, days_ago=1)
+    assert client.get(CHANGELIST + "?purge=30").status_code == 200
+    call_command("complaints_retention", "--due-within", str(RETENTION_DAYS_MAX), stdout=Out())
+
+
+@pytest.mark.parametrize("days", ["-1", str(RETENTION_DAYS_MAX + 1), "999999999"])
+def test_due_within_out_of_range_is_refused_with_a_message(days):
+    with pytest.raises(CommandError, match="--due-within must be from 0 to"):
+        call_command("complaints_retention", "--due-within", days, stdout=Out())
+
+
+def test_a_duplicate_is_kept_while_its_primary_case_is_open(category, officer):
+    """Its files are evidence of the primary's case (shown there): they go with the primary,
+    never before it, and the primary's legal hold keeps them too."""
+    primary = ComplaintFactory(category=category, status=Complaint.Status.INVESTIGATING)
+    duplicate = ComplaintFactory(category=category)
+    complaint_merge(duplicate=duplicate, primary=primary, officer=officer)
+    years_later = timezone.now() + timedelta(days=800)
+    assert not retention_due(now=years_later).exists()
+    assert complaint_purge(complaint_id=duplicate.pk, now=years_later) is False
+    complaint_transition(
+        complaint=primary, to=Complaint.Status.CLOSED, outcome="referred", by=officer
+    )
+    complaint_legal_hold_set(complaint=primary, hold=True, by=officer)
+    assert not retention_due(now=years_later).exists()
+    complaint_legal_hold_set(complaint=primary, hold=False, by=officer)
+    assert [c.pk for c in retention_due(now=years_later)] == [primary.pk]
+    assert complaint_purge(complaint_id=primary.pk, now=years_later)
+    assert [c.pk for c in retention_due(now=years_later)] == [duplicate.pk]
+    assert complaint_purge(complaint_id=duplicate.pk, now=years_later)
 
 
 def test_not_due_before_the_retention_runs_out(category):

@@ -4,6 +4,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from apps.complaints.models import RETENTION_DAYS_MAX
 from apps.complaints.services import complaint_purge, retention_due
 
 
@@ -21,8 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, dry_run, due_within, no_progress, **options):
-        if due_within is not None and due_within < 0:
-            raise CommandError("--due-within must be 0 or more.")
+        if due_within is not None and not 0 <= due_within <= RETENTION_DAYS_MAX:
+            # Nothing becomes due further ahead than the longest retention.
+            raise CommandError(f"--due-within must be from 0 to {RETENTION_DAYS_MAX} days.")
         if due_within is not None or dry_run:
             due = retention_due(within=timedelta(days=due_within or 0)).select_related("category")
             for complaint in due:
