@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import DurationField, ExpressionWrapper, F, QuerySet
+from django.db.models import DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from apps.complaints.models import Complaint, ComplaintEvent
@@ -30,7 +30,9 @@ SUPERVISOR_NOTICE = timedelta(days=30)
 def retention_due(*, within: timedelta = timedelta(0), now=None) -> QuerySet[Complaint]:
     """Complaints due for purge by `now` + `within` (within=0: due now), each annotated with
     `purge_at`, soonest first: closed, past closed_at + its category's retention_days, not on
-    legal hold, not purged yet. A category without retention keeps its complaints forever."""
+    legal hold, not purged yet, and a merged duplicate only once its primary was purged (an
+    open or held primary keeps it). A category without retention keeps its complaints
+    forever."""
     now = now or timezone.now()
     retention = ExpressionWrapper(
         F("category__retention_days") * timedelta(days=1), output_field=DurationField()
@@ -43,6 +45,8 @@ def retention_due(*, within: timedelta = timedelta(0), now=None) -> QuerySet[Com
             closed_at__isnull=False,
             category__retention_days__isnull=False,
         )
+        # A duplicate's files are evidence of its primary's case: it goes after the primary.
+        .filter(Q(duplicate_of__isnull=True) | Q(duplicate_of__purged_at__isnull=False))
         .annotate(purge_at=F("closed_at") + retention)
         .filter(purge_at__lte=now + within)
         .order_by("purge_at", "pk")
