@@ -395,6 +395,13 @@ def test_rotation_names_what_no_key_opens(keys):
 # --- Settings ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("size", ["0", "10001", "100000000000000000000"])
+def test_a_batch_size_out_of_range_is_refused_with_a_message(keys, size):
+    asha()
+    with pytest.raises(CommandError, match="--batch-size must be from 1 to 10000"):
+        rotate("--batch-size", size)
+
+
 def test_an_unusable_key_fails_the_system_check(settings):
     from apps.complaints.checks import vault_keys_usable
 

@@ -6,6 +6,9 @@ from tqdm import tqdm
 from apps.complaints.models import Complaint
 from apps.complaints.services import vault_rotate_batch
 
+# Each batch is one transaction holding its rows' locks: keep it short.
+BATCH_SIZE_MAX = 10_000
+
 
 class Command(BaseCommand):
     help = (
@@ -22,8 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, dry_run, batch_size, no_progress, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be 1 or more.")
+        if not 1 <= batch_size <= BATCH_SIZE_MAX:
+            raise CommandError(f"--batch-size must be from 1 to {BATCH_SIZE_MAX}.")
         total = Complaint.objects.exclude(contact_sealed="").count()
         after, changed, unreadable = 0, 0, []
         # disable=None: a bar only on a terminal, so cron logs keep just the summary.
