@@ -49,13 +49,18 @@ class OfficerFactory(UserFactory):
 def verified_login(client, user) -> None:
     """Sign `user` in as if they had typed their password and a two-factor code: the way every
     test reaches the admin and the officer pages (apps.accounts.two_factor)."""
+    client.force_login(user)
+    two_factor_pass(client, user)
+
+
+def two_factor_pass(client, user) -> None:
+    """Mark the client's session, already signed in as `user`, as past the two-factor step."""
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
-    client.force_login(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
