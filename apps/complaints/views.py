@@ -192,7 +192,9 @@ def follow_up(request: HtmxHttpRequest) -> HttpResponse:
         except Invalid as error:
             application_error_into_form(added, error)
         except Refused as error:
-            context = _status_context(form, complaint, follow_up_refused=error.message)
+            context = _status_context(
+                form, complaint, follow_up_refused=error.message, refused_now=True
+            )
             return _status_panel(request, context, application_error_status(error))
     if added.errors:
         return _status_panel(request, _status_context(form, complaint, follow_up=added), 400)

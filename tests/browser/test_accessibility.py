@@ -111,7 +111,7 @@ def test_public_complaint_pages_are_accessible(page, live_settings, csp_watch): 
     page.fill("#id_reference", reference)
     page.fill("#id_receipt", receipt)
     page.get_by_role("button", name="Show status").click()
-    expect(page.locator("#status-panel h2")).to_have_text(reference)
+    expect(page.locator("#status-now h2")).to_have_text(reference)
     assert_accessible(page, "status page with the complaint")
     page.fill("#id_reference", "CP-2026-000999")
     page.fill("#id_receipt", "wrong")

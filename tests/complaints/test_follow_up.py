@@ -320,6 +320,49 @@ def test_the_refusal_reads_in_malay(client):
     assert response.status_code == 400 and expected in response.content.decode()
 
 
+def test_the_status_line_is_a_live_region_outside_the_panel_htmx_replaces(client):
+    """A live region swapped away with the panel is not reliably read out: the page holds a
+    stable one, and each htmx panel fills it out of band."""
+    complaint = ComplaintFactory(status=S.INVESTIGATING)
+    data = {"reference": complaint.reference, "receipt": RECEIPT}
+    page = client.post(STATUS, data).content.decode()
+    region = re.search(
+        r'<div id="status-now"[^>]*>(.*?)</div>\s*<section id="status-panel"', page, re.S
+    )
+    assert 'aria-live="polite"' in region.group(0) and "public-status" in region.group(1)
+    assert "hx-swap-oob" not in page
+    fragment = client.post(STATUS, data, HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<div id="status-now" hx-swap-oob="innerHTML">')
+    panel = fragment[fragment.index('<section id="status-panel"') :]
+    assert "aria-live" not in panel and "public-status" not in panel
+    # A failed look-up empties it: no other complaint's status stays on screen.
+    wrong = client.post(STATUS, {**data, "receipt": "WRONG"}, HTTP_HX_REQUEST="true")
+    assert '<div id="status-now" hx-swap-oob="innerHTML"></div>' in wrong.content.decode()
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_the_answer_to_a_follow_up_takes_the_focus(client, htmx):
+    complaint = ComplaintFactory(status=S.INVESTIGATING)
+    refused = post(client, complaint, htmx=htmx, text="").content.decode()
+    summary = re.search(r'<div class="message error error-summary"[^>]*>.*?</div>', refused, re.S)
+    assert "autofocus" in summary.group(0) and 'href="#follow-up-0-text"' in summary.group(0)
+    assert str(services.ERR_FOLLOW_UP_EMPTY) in summary.group(0)
+    added = post(client, complaint, htmx=htmx, text=ADDED).content.decode()
+    assert re.search(r'<p class="message success" role="status" tabindex="-1" autofocus>', added)
+    assert "error-summary" not in added
+    looked_up = client.post(STATUS, {"reference": complaint.reference, "receipt": RECEIPT})
+    assert "autofocus" not in looked_up.content.decode()  # only a follow-up's answer
+
+
+def test_the_list_of_what_to_correct_reads_in_malay(client):
+    complaint = ComplaintFactory(status=S.INVESTIGATING)
+    with translation.override("ms"):
+        expected = translation.gettext("Your information was not added:")
+    assert expected == "Maklumat anda tidak ditambah:"
+    client.cookies["django_language"] = "ms"
+    assert expected in post(client, complaint, text="").content.decode()
+
+
 def test_the_status_page_runs_the_same_queries_with_follow_ups(client, django_assert_num_queries):
     complaint = ComplaintFactory()
     TriageJob.objects.create(complaint=complaint, updated_at=timezone.now())
