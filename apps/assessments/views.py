@@ -18,7 +18,7 @@ from django_ratelimit.decorators import ratelimit
 from apps.accounts.two_factor import two_factor_verified_required
 from apps.assessments import selectors, services
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Assessment
-from apps.core.errors import application_error_status, into_messages
+from apps.core.errors import application_error_status, into_messages, retry_later
 from apps.core.htmx import HtmxHttpRequest, page_or_partial
 from apps.core.input import INTEGER_MAX, parse_int
 from apps.core.ratelimit import rate_setting
@@ -41,8 +41,8 @@ def _refusal(request: HtmxHttpRequest, error: services.AssessmentError) -> HttpR
     context = {"message": error.message}
     if request.htmx:
         response = render(request, "assessments/refused.html#refusal", context, status=status)
-        return into_messages(response)
-    return render(request, "assessments/refused.html", context, status=status)
+        return retry_later(into_messages(response))
+    return retry_later(render(request, "assessments/refused.html", context, status=status))
 
 
 def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
@@ -220,8 +220,16 @@ def time_left(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
         attempt_id=attempt_id, user=request.user, with_credit=True
     )
     now = timezone.now()
+    running = attempt.is_running(now)
+    if not running and services.attempt_credit_pending(
+        status=attempt.status, auto_submitted=attempt.auto_submitted,
+        started_at=attempt.started_at, deadline=attempt.deadline, now=now,
+    ):  # fmt: skip
+        # Just back from an outage whose credit is on its way: the timer asks again (503)
+        # rather than submitting at zero.
+        return _refusal(request, services.AttemptCreditPending(services.ERR_CREDIT_PENDING))
     left = selectors.seconds_left(deadline=attempt.deadline, now=now)
-    context = {"attempt": attempt, "seconds_left": left if attempt.is_running(now) else 0}
+    context = {"attempt": attempt, "seconds_left": left if running else 0}
     return render(request, "assessments/time_credit.html#time-sync", context)
 
 

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django_htmx.http import reswap, retarget
 
-from apps.core.exceptions import ApplicationError, Invalid, NotFound, Refused
+from apps.core.exceptions import ApplicationError, Invalid, NotFound, Refused, Unavailable
 
 ERR_BAD_REQUEST = _("The server could not understand what your browser sent.")
 ERR_BAD_REQUEST_TODO = _(
@@ -36,11 +36,14 @@ ERR_METHOD_NOT_ALLOWED_TODO = _(
 )
 ERR_INVALID_TODO = _("Correct what is marked and send it again.")
 ERR_REFUSED_TODO = _("Reload the page to see where things stand now before you try again.")
+ERR_UNAVAILABLE_TODO = _("Send it again in a few seconds.")
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5  # a 503's Retry-After
 # (error class, HTTP status, page template, what to do): the first class that matches wins.
 APPLICATION_ERRORS = (
     (NotFound, 404, "404.html", ERR_NOT_FOUND_TODO),
     (Refused, 409, "400.html", ERR_REFUSED_TODO),  # no page of its own: the 400 page's words
     (Invalid, 400, "400.html", ERR_INVALID_TODO),
+    (Unavailable, 503, "400.html", ERR_UNAVAILABLE_TODO),
     (ApplicationError, 400, "400.html", ERR_BAD_REQUEST_TODO),
 )
 
@@ -67,14 +70,22 @@ def _application_error_row(error: ApplicationError) -> tuple:
 
 
 def application_error_status(error: ApplicationError) -> int:
-    """The HTTP status of an error, for a view that shows it its own way."""
+    """The HTTP status of an error, for a view that shows it its own way (and then
+    `retry_later` on its response)."""
     return _application_error_row(error)[1]
+
+
+def retry_later(response: HttpResponse) -> HttpResponse:
+    """A 503 says when to send the request again."""
+    if response.status_code == 503:
+        response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def application_error_response(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     """The error's message as a page, or for htmx in the message area, with its status."""
     _kind, status, template, todo = _application_error_row(error)
-    return error_response(request, status, error.message, todo, template)
+    return retry_later(error_response(request, status, error.message, todo, template))
 
 
 def application_error_message(request: HttpRequest, error: ApplicationError) -> None:

@@ -9,6 +9,8 @@ admin action to a message (`application_error_message`), a form to its errors
 - NotFound: what they asked for does not exist, or is not theirs to see.
 - Refused: well formed, but the current state does not allow it (already closed, too late).
 - Invalid: what they sent breaks a rule; `errors` says which field (None: the whole).
+- Unavailable: not yet, for a passing reason of ours: the same request, sent again in a few
+  seconds, will be taken (503 with Retry-After).
 
 `code` is an optional stable name for the case (for tests, logs and API clients).
 """
@@ -28,6 +30,10 @@ class NotFound(ApplicationError):
 
 
 class Refused(ApplicationError):
+    pass
+
+
+class Unavailable(ApplicationError):
     pass
 
 

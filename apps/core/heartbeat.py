@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import psycopg
@@ -45,6 +46,7 @@ WITH latest AS (
 INSERT INTO {TABLE} (role, started_at, last_seen)
 SELECT %(role)s, clock_timestamp(), clock_timestamp()
 WHERE NOT EXISTS (SELECT 1 FROM extended)
+RETURNING EXISTS (SELECT 1 FROM latest)
 """
 
 
@@ -66,18 +68,45 @@ def _connection_params() -> dict:
     return params
 
 
-def beat(role: str) -> bool:
+def beat(role: str, *, after_gap: Callable[[], None] | None = None) -> bool:
     """Write one beat for `role` on a connection of its own; False (logged once per outage)
-    when PostgreSQL cannot take it."""
+    when PostgreSQL cannot take it. `after_gap` is called when this beat is the first after
+    a silence (it started a new interval after an earlier one)."""
     state = outage(PART)
     try:
         with psycopg.connect(**_connection_params(), autocommit=True) as conn:
-            conn.execute(_BEAT_SQL, {"role": role, "silence": silence_seconds()})
+            started = conn.execute(
+                _BEAT_SQL, {"role": role, "silence": silence_seconds()}
+            ).fetchone()
     except Exception as error:  # any failure is a missing beat, never the process's problem
         state.failed(error)
         return False
     state.recovered()
+    if started is not None and started[0] and after_gap is not None:
+        after_gap()
     return True
+
+
+def outages_credit_now() -> None:
+    """The web is back after a silence: credit the outage at once, from a thread of its own
+    (the beats go on meanwhile), not only at the workers' next recovery sweep, so that the
+    answers every page resends now find their time already given. The credit is idempotent
+    (each outage claimed with SKIP LOCKED), so the sweep and other processes may race it."""
+
+    def run():
+        from apps.assessments.services import outages_credit  # a layer above core
+
+        try:
+            credited = outages_credit()
+        except Exception as error:  # the workers' recovery sweep retries
+            log.warning("heartbeat: outage credit failed (%s); the recovery sweep retries", error)
+        else:
+            if credited:
+                log.info("heartbeat: %s attempts credited for an outage", credited)
+        finally:
+            connection.close()  # this thread's own, back to the pool
+
+    threading.Thread(target=run, name="outage-credit", daemon=True).start()
 
 
 class Heartbeat(threading.Thread):
@@ -87,11 +116,13 @@ class Heartbeat(threading.Thread):
         super().__init__(name=f"heartbeat-{role}", daemon=True)
         self.role = role
         self._stopped = threading.Event()
+        # A gap in the web's beats is an outage that running attempts are credited for.
+        self._after_gap = outages_credit_now if role == "web" else None
 
     def run(self) -> None:
         while not self._stopped.is_set():
             try:
-                beat(self.role)
+                beat(self.role, after_gap=self._after_gap)
             except Exception:  # a bug here must not end the beats for good
                 log.exception("heartbeat: unexpected error")
             self._stopped.wait(settings.SERVICE_HEARTBEAT_SECONDS)
@@ -118,6 +149,12 @@ def heartbeat_start(role: str) -> Heartbeat | None:
     return thread
 
 
+def heartbeat_running(role: str) -> bool:
+    """Does this process beat for `role`: will a silence in its beats end by itself?"""
+    thread = _started.get((os.getpid(), role))
+    return thread is not None and thread.is_alive()
+
+
 _GAPS_SQL = f"""
 SELECT prev_end, started_at FROM (
     SELECT started_at,
@@ -139,6 +176,23 @@ def service_gaps(
     with connection.cursor() as cursor:
         cursor.execute(_GAPS_SQL, {"role": role, "since": since, "longer": longer_than})
         return [(start, end) for start, end in cursor.fetchall()]
+
+
+_LAST_GAP_SQL = f"""
+SELECT (SELECT max(before.last_seen) FROM {TABLE} before
+        WHERE before.role = %(role)s AND before.started_at < latest.started_at),
+       latest.started_at, latest.last_seen
+FROM (SELECT started_at, last_seen FROM {TABLE} WHERE role = %(role)s
+      ORDER BY started_at DESC LIMIT 1) latest
+"""
+
+
+def service_latest(*, role: str = "web") -> tuple[datetime | None, datetime, datetime] | None:
+    """The last beat before the latest interval (None: it is the first), the latest
+    interval's start and its last beat; None when `role` never beat."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LAST_GAP_SQL, {"role": role})
+        return cursor.fetchone()
 
 
 _FAILING_SQL = f"""

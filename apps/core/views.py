@@ -4,10 +4,8 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.core.errors import into_messages
+from apps.core.errors import UNAVAILABLE_RETRY_AFTER_SECONDS, into_messages
 from apps.core.health import readiness
-
-UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 @require_GET

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.assessments import services
 from apps.assessments.models import Attempt, AttemptAdjustment
+from apps.assessments.services import outages
 from apps.core import heartbeat, recovery
 from apps.core.models import ServiceInterval, ServiceOutage
 from tests.accounts.factories import TeacherFactory
@@ -236,8 +237,8 @@ def test_the_timer_check_of_a_finished_or_foreign_attempt(client, teacher, other
 @pytest.mark.django_db(transaction=True)
 def test_end_to_end_a_real_heartbeat_thread_through_a_database_outage(quiz, settings, monkeypatch):
     """The web's heartbeat thread beats, cannot reach PostgreSQL for a few seconds (a real
-    client pointed at a port nothing listens on), beats again; the sweep finds that gap and
-    credits the running attempt once."""
+    client pointed at a port nothing listens on), beats again, and that first beat credits
+    the running attempt once; the sweep after it finds nothing more."""
     settings.SERVICE_HEARTBEAT_SECONDS = 1
     settings.ASSESSMENTS_OUTAGE_MIN_SECONDS = 3
     real = heartbeat._connection_params
@@ -251,12 +252,168 @@ def test_end_to_end_a_real_heartbeat_thread_through_a_database_outage(quiz, sett
         time.sleep(5)
         monkeypatch.setattr(heartbeat, "_connection_params", real)
         wait_until(lambda: ServiceInterval.objects.count() == 2, "a beat after the outage")
+        # The first beat after the outage credits it at once (a thread of its own).
+        wait_until(
+            lambda: ServiceOutage.objects.filter(credited_at__isnull=False).exists(), "credit"
+        )
     finally:
         thread.stop()
         thread.join(5)
-    assert services.outages_credit() == 1
-    assert services.outages_credit() == 0
+    assert services.outages_credit() == 0  # the sweep finds nothing more to do
     gap = ServiceOutage.objects.get()
-    assert 3 < gap.seconds < 10
+    assert 3 < gap.seconds < 10 and gap.attempts_credited == 1
     attempt.refresh_from_db()
     assert attempt.deadline == deadline + timedelta(minutes=1)
+
+
+# --- Right after the outage: the credit comes at once, and nothing is dropped meanwhile ---
+@pytest.mark.django_db(transaction=True)  # the beat and the credit use connections of their own
+def test_the_first_web_beat_after_a_gap_credits_at_once(quiz, settings):
+    """The web nodes were down for 8 minutes and the worker submitted an attempt at its
+    deadline meanwhile: the first beat of a web process back up re-opens it, with no
+    recovery sweep."""
+    settings.SERVICE_HEARTBEAT_SECONDS = 1
+    now = timezone.now()
+    web_up(now - timedelta(minutes=60), now - timedelta(minutes=8))
+    auto = attempt_at(
+        quiz,
+        started=now - timedelta(minutes=30),
+        deadline=now - timedelta(minutes=5),
+        status=Attempt.Status.SUBMITTED,
+        auto=True,
+    )
+    thread = heartbeat.Heartbeat("web")
+    thread.start()
+    try:
+        wait_until(
+            lambda: ServiceOutage.objects.filter(credited_at__isnull=False).exists(), "credit"
+        )
+    finally:
+        thread.stop()
+        thread.join(5)
+    auto.refresh_from_db()
+    adjustment = auto.adjustments.get()
+    assert adjustment.kind == AttemptAdjustment.Kind.OUTAGE and adjustment.minutes == 9
+    assert auto.status == Attempt.Status.IN_PROGRESS
+    assert auto.deadline == now - timedelta(minutes=5) + timedelta(minutes=9)
+
+
+def late_save(client, attempt, quiz):
+    return client.post(
+        reverse("assessments:answer", args=[attempt.pk, quiz.q["likert"].pk]),
+        {"value": "4"},
+        HTTP_HX_REQUEST="true",
+    )
+
+
+@pytest.fixture
+def just_back():
+    """The web heartbeat was silent for 6 minutes and came back 10 seconds ago; the credit
+    (the beat's, or the sweep's) has not been given yet."""
+    now = timezone.now()
+    web_up(now - timedelta(minutes=60), now - timedelta(minutes=6, seconds=10))
+    web_up(now - timedelta(seconds=10), now)
+    return now
+
+
+@pytest.mark.parametrize("auto", [False, True])
+def test_an_answer_resent_before_the_credit_is_to_be_sent_again_not_dropped(
+    teacher_client, teacher, quiz, just_back, auto, django_capture_on_commit_callbacks
+):
+    """Its deadline fell in the gap (the worker submitted it meanwhile, or not): the save is
+    a 503 with Retry-After, which the page's queue sends again, not a final 409; nothing is
+    submitted or saved. Once credited, the same save goes through."""
+    status = Attempt.Status.SUBMITTED if auto else Attempt.Status.IN_PROGRESS
+    attempt = services.attempt_start(user=teacher, assessment_id=quiz.pk)
+    Attempt.objects.filter(pk=attempt.pk).update(
+        started_at=just_back - timedelta(minutes=30),
+        deadline=just_back - timedelta(minutes=3),
+        status=status,
+        auto_submitted=auto,
+    )
+    response = late_save(teacher_client, attempt, quiz)
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "your lost time is being given back" in response.content.decode()
+    attempt.refresh_from_db()
+    assert attempt.status == status and not attempt.answers.exists()
+    time_url = reverse("assessments:time", args=[attempt.pk])
+    assert teacher_client.get(time_url, HTTP_HX_REQUEST="true").status_code == 503
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.outages_credit() == 1
+    assert late_save(teacher_client, attempt, quiz).status_code == 200
+    assert attempt.answers.get().value == 4
+    body = teacher_client.get(time_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "+6 min for a service interruption" in body
+
+
+def test_the_retry_reads_in_malay(teacher_client, attempt, quiz, just_back):
+    Attempt.objects.filter(pk=attempt.pk).update(
+        started_at=just_back - timedelta(minutes=30), deadline=just_back - timedelta(minutes=3)
+    )
+    teacher_client.cookies["django_language"] = "ms"
+    response = late_save(teacher_client, attempt, quiz)
+    assert response.status_code == 503
+    assert "masa anda yang hilang sedang dikembalikan" in response.content.decode()
+
+
+def test_a_late_answer_is_refused_for_good_when_no_credit_is_coming(teacher_client, attempt, quiz):
+    """No gap (the teacher's own connection), a gap too short, a recovery more than a minute
+    ago, a credit already given, or one that would not reach now: 409 as before."""
+    now = timezone.now()
+    cases = {  # (web intervals as (began, last seen) seconds ago, deadline seconds ago)
+        "no gap": ([(3600, 0)], 60),
+        "too short": ([(3600, 60), (50, 0)], 55),
+        "long ago": ([(3600, 600), (120, 0)], 300),
+        "credited": ([(3600, 370), (10, 0)], 180),
+        "spent": ([(3600, 2400), (10, 0)], 2100),  # 30 minutes at most: still past
+    }
+    for name, (intervals, deadline) in cases.items():
+        ServiceInterval.objects.all().delete()
+        for begun, seen in intervals:
+            web_up(now - timedelta(seconds=begun), now - timedelta(seconds=seen))
+        if name == "credited":
+            ServiceOutage.objects.create(
+                started_at=now - timedelta(seconds=370),
+                ended_at=now - timedelta(seconds=10),
+                credited_at=now,
+            )
+        Attempt.objects.filter(pk=attempt.pk).update(
+            status=Attempt.Status.IN_PROGRESS,
+            auto_submitted=False,
+            submitted_at=None,
+            started_at=now - timedelta(minutes=50),
+            deadline=now - timedelta(seconds=deadline),
+        )
+        assert late_save(teacher_client, attempt, quiz).status_code == 409, name
+    # A teacher who submitted themselves waits for nothing.
+    ServiceInterval.objects.all().delete()
+    web_up(now - timedelta(minutes=60), now - timedelta(minutes=6))
+    web_up(now - timedelta(seconds=10), now)
+    Attempt.objects.filter(pk=attempt.pk).update(
+        status=Attempt.Status.SUBMITTED, auto_submitted=False, deadline=now - timedelta(minutes=3)
+    )
+    assert late_save(teacher_client, attempt, quiz).status_code == 409
+
+
+def test_a_silence_still_open_waits_only_where_a_heartbeat_will_end_it(
+    teacher_client, attempt, quiz, monkeypatch
+):
+    """PostgreSQL is back but no web process has beaten since (the gap is still open): a
+    process that beats will close it within a beat and credit it, so its late save is a
+    503; under runserver (no heartbeat) nothing would, so it is refused."""
+    now = timezone.now()
+    web_up(now - timedelta(minutes=60), now - timedelta(minutes=4))
+    Attempt.objects.filter(pk=attempt.pk).update(
+        started_at=now - timedelta(minutes=30), deadline=now - timedelta(minutes=1)
+    )
+    monkeypatch.setattr(outages, "heartbeat_running", lambda role: False)
+    assert late_save(teacher_client, attempt, quiz).status_code == 409
+    Attempt.objects.filter(pk=attempt.pk).update(
+        status=Attempt.Status.IN_PROGRESS, auto_submitted=False, submitted_at=None
+    )
+    monkeypatch.setattr(outages, "heartbeat_running", lambda role: role == "web")
+    response = late_save(teacher_client, attempt, quiz)
+    assert response.status_code == 503
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.IN_PROGRESS

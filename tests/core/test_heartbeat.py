@@ -56,6 +56,24 @@ def test_beats_extend_one_interval_and_a_silence_starts_another(settings):
     assert heartbeat.beat("worker") and len(intervals("worker")) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_only_the_first_beat_after_a_silence_calls_after_gap(settings):
+    """Not the first beat ever, nor one that extends the interval: only the one that starts
+    a new interval after an earlier one (the web's heartbeat credits an outage then)."""
+    settings.SERVICE_HEARTBEAT_SECONDS = 1
+    gaps = []
+    assert heartbeat.beat("web", after_gap=lambda: gaps.append(1))
+    assert heartbeat.beat("web", after_gap=lambda: gaps.append(2))
+    assert gaps == []
+    ServiceInterval.objects.update(
+        started_at=timezone.now() - timedelta(seconds=90),
+        last_seen=timezone.now() - timedelta(seconds=60),
+    )
+    assert heartbeat.beat("web", after_gap=lambda: gaps.append(3))
+    assert heartbeat.beat("web", after_gap=lambda: gaps.append(4))
+    assert gaps == [3] and len(intervals()) == 2
+
+
 @pytest.fixture
 def dead_database(monkeypatch):
     """The heartbeat's own connection pointed at a port nothing listens on, until `revive()`."""

@@ -29,6 +29,7 @@ from apps.assessments.services.deadlines import (
 from apps.assessments.services.errors import (
     ERR_ALREADY_SUBMITTED,
     ERR_ATTEMPT_NUMBER,
+    ERR_CREDIT_PENDING,
     ERR_DEADLINE_PASSED,
     ERR_FOREIGN_CHOICE,
     ERR_LIKERT_RANGE,
@@ -45,6 +46,7 @@ from apps.assessments.services.errors import (
     AnswerInvalid,
     AssessmentError,
     AssessmentNotAvailable,
+    AttemptCreditPending,
     AttemptNotFound,
     AttemptRefused,
 )
@@ -54,7 +56,11 @@ from apps.assessments.services.incidents import (
     attempt_reopen,
     attempts_extend,
 )
-from apps.assessments.services.outages import outage_credit_minutes, outages_credit
+from apps.assessments.services.outages import (
+    attempt_credit_pending,
+    outage_credit_minutes,
+    outages_credit,
+)
 from apps.assessments.services.receipts import (
     ERR_RECEIPT_NOT_SUBMITTED,
     ReceiptCheck,
@@ -85,6 +91,7 @@ __all__ = [
     "AUTO_SUBMIT_JOB",
     "ERR_ALREADY_SUBMITTED",
     "ERR_ATTEMPT_NUMBER",
+    "ERR_CREDIT_PENDING",
     "ERR_DEADLINE_PASSED",
     "ERR_FOREIGN_CHOICE",
     "ERR_LIKERT_RANGE",
@@ -107,6 +114,7 @@ __all__ = [
     "AnswerSaved",
     "AssessmentError",
     "AssessmentNotAvailable",
+    "AttemptCreditPending",
     "AttemptNotFound",
     "AttemptRefused",
     "CleanAnswer",
@@ -120,6 +128,7 @@ __all__ = [
     "assessment_bump_version",
     "assessment_close",
     "assessment_open",
+    "attempt_credit_pending",
     "attempt_deadline",
     "attempt_deadline_refresh",
     "attempt_number_parse",

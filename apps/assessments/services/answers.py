@@ -13,6 +13,7 @@ from apps.assessments import selectors
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Answer, Assessment, Attempt, Question
 from apps.assessments.services.errors import (
     ERR_ALREADY_SUBMITTED,
+    ERR_CREDIT_PENDING,
     ERR_DEADLINE_PASSED,
     ERR_FOREIGN_CHOICE,
     ERR_LIKERT_RANGE,
@@ -24,10 +25,12 @@ from apps.assessments.services.errors import (
     ERR_UNKNOWN_QUESTION,
     ERR_WRONG_FIELD,
     AnswerInvalid,
+    AttemptCreditPending,
     AttemptNotFound,
     AttemptRefused,
 )
 from apps.assessments.services.grace import answer_save_late
+from apps.assessments.services.outages import attempt_credit_pending
 from apps.assessments.services.submit import attempt_submit
 from apps.core.input import BIGINT_MAX, parse_int
 
@@ -185,12 +188,19 @@ def _attempt_refusal(*, attempt_id: int, user, now: datetime) -> int:
     deadline is submitted automatically here, so it shows as such at once."""
     row = (
         Attempt.objects.filter(pk=attempt_id, user=user)
-        .values_list("status", "auto_submitted", "deadline", "assessment__version")
+        .values_list("status", "auto_submitted", "deadline", "assessment__version", "started_at")
         .first()
     )
     if row is None:
         raise AttemptNotFound(ERR_NOT_AVAILABLE)
-    status, auto_submitted, deadline, current = row
+    status, auto_submitted, deadline, current, started_at = row
+    if attempt_credit_pending(
+        status=status, auto_submitted=auto_submitted, started_at=started_at, deadline=deadline,
+        now=now,
+    ):  # fmt: skip
+        # The service is just back from an outage whose credit is on its way: the page
+        # sends the answer again (503) instead of dropping it as refused.
+        raise AttemptCreditPending(ERR_CREDIT_PENDING)
     if status == Attempt.Status.SUBMITTED:
         raise AttemptRefused(ERR_DEADLINE_PASSED if auto_submitted else ERR_ALREADY_SUBMITTED)
     if deadline <= now:

@@ -4,7 +4,7 @@ they are shown: `.format()` on one gives the text in the active language."""
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.exceptions import ApplicationError, Invalid, NotFound, Refused
+from apps.core.exceptions import ApplicationError, Invalid, NotFound, Refused, Unavailable
 
 ERR_NOT_AVAILABLE = _("This assessment is not open for you.")
 ERR_NO_ATTEMPTS_LEFT = _("You have used all the attempts allowed for this assessment.")
@@ -12,6 +12,10 @@ ERR_WRONG_ATTEMPT_NUMBER = _("Start attempt {expected} next, not attempt {given}
 ERR_DEADLINE_PASSED = _(
     "The time is up: this attempt was submitted automatically. "
     "Answers saved before the deadline count."
+)
+ERR_CREDIT_PENDING = _(
+    "The service is back after an interruption and your lost time is being given back. "
+    "Your answer will be sent again in a few seconds."
 )
 ERR_ALREADY_SUBMITTED = _("This attempt has been submitted; answers can no longer change.")
 ERR_UNKNOWN_QUESTION = _("This question is not part of the assessment.")
@@ -45,3 +49,7 @@ class AttemptRefused(AssessmentError, Refused):
 
 class AnswerInvalid(AssessmentError, Invalid):
     pass
+
+
+class AttemptCreditPending(AssessmentError, Unavailable):
+    """Past the deadline, but an outage credit is on its way (services/outages.py)."""

@@ -1,8 +1,10 @@
 """Automatic time credit for server-side outages: a gap in the web heartbeat (apps/core/
 heartbeat.py) longer than ASSESSMENTS_OUTAGE_MIN_SECONDS is recorded as a ServiceOutage and,
 once, every attempt that was running through it gets the gap's length, in whole minutes
-rounded up and at most ASSESSMENTS_OUTAGE_MAX_CREDIT_SECONDS. Run by the recovery sweep
-inside the workers (apps/core/recovery.py), before the sweep submits expired attempts.
+rounded up and at most ASSESSMENTS_OUTAGE_MAX_CREDIT_SECONDS. Run by the first web beat
+after the gap (apps/core/heartbeat.py), and by the recovery sweep inside the workers
+(apps/core/recovery.py) before it submits expired attempts. Until then, a late save of an
+attempt owed a credit is told to come again (attempt_credit_pending), not refused.
 
 Who gets it: an attempt started before the gap ended whose deadline was after the gap
 began, and
@@ -28,16 +30,69 @@ from django.utils import timezone
 
 from apps.assessments.models import Attempt, AttemptAdjustment
 from apps.assessments.services.incidents import adjustment_reopen, adjustments_extend
-from apps.core.heartbeat import HISTORY, service_gaps
+from apps.core.heartbeat import (
+    HISTORY,
+    heartbeat_running,
+    service_gaps,
+    service_latest,
+    silence_seconds,
+)
 from apps.core.models import ServiceOutage
 
 # Stored in the audit row (the teacher's page words it from the row's kind, translated).
 OUTAGE_REASON = "Service interruption {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC"
+# After the web's heartbeat resumes, how long a late save waits for the credit (503, tried
+# again) rather than being refused: the first beat credits at once, the workers' sweep within
+# RECOVERY_INTERVAL_SECONDS if that failed.
+RECOVERING = timedelta(minutes=1)
+
+
+def _credit_minutes(seconds: float) -> int:
+    return max(1, math.ceil(min(seconds, settings.ASSESSMENTS_OUTAGE_MAX_CREDIT_SECONDS) / 60))
 
 
 def outage_credit_minutes(outage: ServiceOutage) -> int:
-    seconds = min(outage.seconds, settings.ASSESSMENTS_OUTAGE_MAX_CREDIT_SECONDS)
-    return max(1, math.ceil(seconds / 60))
+    return _credit_minutes(outage.seconds)
+
+
+def attempt_credit_pending(
+    *, status: str, auto_submitted: bool, started_at: datetime, deadline: datetime, now: datetime
+) -> bool:
+    """Is an attempt past its deadline (still in progress, or submitted automatically) owed
+    a credit that has not been given yet, because the service has only just come back?
+    So: the web heartbeat is
+    silent for longer than the minimum and this process beats (its next beat ends the
+    silence and credits it, heartbeat.outages_credit_now), or its latest interval began
+    within RECOVERING after such a silence that is not credited yet; and the attempt ran
+    through that gap and the credit would still give it time. Then a save or a timer check
+    is to be tried again in a few seconds, not refused for good. 1-2 queries, only for a
+    save already refused as late or a timer at zero."""
+    if deadline > now or not (status == Attempt.Status.IN_PROGRESS or auto_submitted):
+        return False
+    latest = service_latest()
+    if latest is None:
+        return False
+    before, started, seen = latest
+    if now - seen > timedelta(seconds=silence_seconds()):  # no beat lately: the gap is open
+        if not heartbeat_running("web"):
+            return False  # nothing here will end it (runserver, heartbeat off)
+        gap_start, gap_end = seen, now
+    elif before is not None and now - started <= RECOVERING:
+        gap_start, gap_end = before, started
+    else:
+        return False
+    gap = (gap_end - gap_start).total_seconds()
+    if gap <= settings.ASSESSMENTS_OUTAGE_MIN_SECONDS:
+        return False
+    extra = timedelta(minutes=_credit_minutes(gap))
+    if not (started_at < gap_end and deadline > max(gap_start, now - extra)):
+        return False
+    return (
+        gap_end == now
+        or not ServiceOutage.objects.filter(
+            started_at=gap_start, credited_at__isnull=False
+        ).exists()
+    )
 
 
 def outages_record(*, now: datetime | None = None) -> int:
