@@ -131,6 +131,17 @@ def test_a_refusal_is_in_the_officers_language(officer):
     )
 
 
+@pytest.mark.parametrize(
+    ("language", "translated"),
+    [("ms", "telah ditutup: hanya maklumat baharu"), ("hi", "बंद है: केवल शिकायतकर्ता")],
+)
+def test_reopening_by_hand_is_refused_in_the_officers_language(officer, language, translated):
+    complaint = complaint_in(S.CLOSED, assigned_to=officer)
+    with translation.override(language), pytest.raises(Refused) as refused:
+        complaint_transition(complaint=complaint, to=S.ASSIGNED, by=officer)
+    assert translated in refused.value.message  # was marked fuzzy: English on every page
+
+
 def test_a_closed_complaint_keeps_its_outcome(officer):
     complaint = complaint_in(S.CLOSED)
     unchanged = snapshot(complaint)
