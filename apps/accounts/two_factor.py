@@ -7,12 +7,13 @@ django-otp's OTPMiddleware would do the session check for every request, the tea
 saves included; here it runs only where officers go: the admin (AdminSite.has_permission) and
 the officer-only views (`two_factor_verified_required`). A verified session holds the
 persistent id of the device that accepted the code (`django_otp.login`), checked against
-the database on each of those requests, so a reset by a superuser ends it at once.
+the database on each of those requests, so a reset by a superuser ends it (logs it out) at once.
 """
 
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -43,15 +44,32 @@ def two_factor_device(request: HttpRequest):
     if device is not None and (device.user_id != request.user.pk or not device.confirmed):
         device = None
     if device is None and persistent_id:
-        del request.session[DEVICE_ID_SESSION_KEY]  # reset, or another user's
+        # Reset (a lost phone), or another user's: the session ends, so whoever holds it (the
+        # lost phone's own browser) cannot enrol an authenticator of their own without the
+        # password. Callers asked two_factor_required of the user before this.
+        logout(request)
     request.user.otp_device = device
     request._two_factor_device = device
     return device
 
 
 def two_factor_satisfied(request: HttpRequest) -> bool:
-    """Nobody needs it, or this session was verified with a code."""
+    """Nobody needs it, or this session was verified with a code (with a device still there:
+    a session verified by a reset device is logged out, see two_factor_device)."""
     return not two_factor_required(request.user) or two_factor_device(request) is not None
+
+
+def two_factor_session_current(view):
+    """Outside login_required on the two-factor pages: a session verified by a device that
+    was reset since is logged out before anything, so enrolling again takes the password."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.user.is_authenticated:
+            two_factor_device(request)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def two_factor_enrolled(user) -> bool:

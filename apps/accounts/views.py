@@ -25,6 +25,7 @@ from apps.accounts.two_factor import (
     two_factor_redirect,
     two_factor_required,
     two_factor_satisfied,
+    two_factor_session_current,
     two_factor_url,
     two_factor_verified_required,
 )
@@ -85,6 +86,7 @@ def _verified(request: HttpRequest, device) -> None:
 
 
 @never_cache
+@two_factor_session_current
 @login_required
 @require_http_methods(["GET", "POST"])
 @two_factor_rate_limit
@@ -126,6 +128,7 @@ def _provisioning(device) -> dict:
 
 
 @never_cache
+@two_factor_session_current
 @login_required
 @require_http_methods(["GET", "POST"])
 @two_factor_rate_limit
@@ -158,6 +161,7 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@two_factor_session_current
 @login_required
 @require_http_methods(["GET", "POST"])
 @two_factor_verified_required

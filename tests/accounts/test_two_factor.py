@@ -244,9 +244,29 @@ def test_a_superuser_resets_a_lost_phone(client, staff_officer):
     assert not TOTPDevice.objects.filter(user=staff_officer).exists()
     assert not StaticToken.objects.filter(device__user=staff_officer).exists()
     assert LogEntry.objects.filter(object_id=str(staff_officer.pk)).exists()
-    # The officer's verified session is over: enrolment again.
+    # The officer's verified session is over: the password, then enrolment again.
+    response = officer_client.get(ADMIN, follow=True)
+    assert response.redirect_chain[-1][0].startswith("/admin/login/")
+    password_login(officer_client, staff_officer)
     response = officer_client.get(ADMIN, follow=True)
     assert response.redirect_chain[-1][0].startswith(ENROL)
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+@pytest.mark.parametrize("url", [ADMIN, ENROL, VERIFY, CODES, "/admin/complaints/complaint/"])
+def test_a_reset_logs_out_the_sessions_the_lost_device_verified(client, staff_officer, url, htmx):
+    """Whoever holds such a session (the lost phone's own browser) must not enrol an
+    authenticator of their own with it: enrolling again takes the password."""
+    enrolled(staff_officer)
+    verified_login(client, staff_officer)
+    services.two_factor_reset(user=staff_officer, by=UserFactory(is_superuser=True))
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = client.get(url, **headers)
+    assert response.status_code == 302 or "HX-Redirect" in response.headers
+    assert "_auth_user_id" not in client.session
+    assert client.get(ENROL).url.startswith(reverse("login"))
+    assert client.post(ENROL, {"code": "123456"}).url.startswith(reverse("login"))
+    assert not TOTPDevice.objects.filter(user=staff_officer).exists()
 
 
 def test_only_a_superuser_may_reset(client, staff_officer):
