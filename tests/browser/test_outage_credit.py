@@ -81,3 +81,38 @@ def test_an_answer_held_up_by_a_failing_server_is_taken_in_grace(page, context, 
     expect(page).to_have_url(re.compile(r"/result/$"))
     attempt.refresh_from_db()
     assert attempt.is_submitted and attempt.total_score > 0
+
+
+def test_answers_resent_right_after_an_outage_wait_for_the_credit(page, context, demo_attempt):
+    """The web nodes were down for 7 minutes; the worker submitted the attempt at its
+    deadline meanwhile. The page's queued answer, sent again as soon as the page is back,
+    is told to come again (503) until the credit re-opens the attempt: it stays queued, is
+    saved then, and the page stays on the question with its new time."""
+    attempt = demo_attempt
+    deadline_in(page, attempt, 9)
+    context.set_offline(True)
+    page.locator("#q-1 input[name=value][value='4']").check()
+    expect(page.locator("#connection-state")).to_have_attribute("data-state", "offline")
+    now = timezone.now()
+    web_up(now - timedelta(minutes=60), now - timedelta(minutes=7))
+    web_up(now - timedelta(seconds=5), now)  # back 5 s ago, not yet credited
+    Attempt.objects.filter(pk=attempt.pk).update(
+        deadline=now - timedelta(minutes=3),
+        status=Attempt.Status.SUBMITTED,
+        auto_submitted=True,
+        submitted_at=now - timedelta(minutes=3),
+    )
+
+    with page.expect_response(lambda r: "/answer/" in r.url and r.status == 503):
+        context.set_offline(False)
+    expect(page.locator("#pending-count")).to_have_attribute("data-count", "1")
+    assert not Answer.objects.filter(attempt=attempt).exists()
+
+    assert services.outages_credit() == 1  # the first beat's credit: 7 minutes
+    wait_for_answers(attempt.pk, 1)  # the page's next try
+    expect(page.locator("#pending-count")).to_have_attribute("data-count", "0")
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^0[34]:\d\d$"))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.IN_PROGRESS
+    assert Answer.objects.get(attempt=attempt).value == 4
+    assert "/result/" not in page.url
