@@ -3,6 +3,7 @@ the services, the commands and the admin actions, each with its audit rows."""
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import django_rq
 import pytest
@@ -132,6 +133,21 @@ def test_extend_moves_deadlines_writes_audit_rows_and_reschedules(
         cohort[name].refresh_from_db()
         assert cohort[name].deadline == old[name]
     assert AttemptAdjustment.objects.count() == 2
+
+
+def test_a_changed_accommodation_keeps_the_minutes_given_since(
+    quiz, staff, attempt, django_capture_on_commit_callbacks
+):
+    """The deadline is recomputed from the new extra-time factor, and the minutes given by
+    the incident tools or an outage credit since the start are not lost in it."""
+    extend(quiz, staff, minutes=15)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.accommodation_set(
+            assignment=attempt.assignment, user=attempt.user, factor=Decimal(2)
+        )
+    attempt.refresh_from_db()
+    assert attempt.deadline == attempt.started_at + timedelta(minutes=60 + 15)
+    assert scheduled_at(attempt) == int(attempt.deadline.timestamp())
 
 
 def test_the_job_at_the_old_deadline_no_longer_submits(quiz, staff, attempt):

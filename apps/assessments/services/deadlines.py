@@ -58,7 +58,8 @@ def accommodation_set(*, assignment: Assignment, user, factor: Decimal) -> Accom
 
 def attempt_deadline_refresh(*, assignment: Assignment, user) -> None:
     """Recompute the deadline of the user's running attempt in this window (in the caller's
-    transaction: the admin's, or accommodation_set's) and schedule its auto-submit."""
+    transaction: the admin's, or accommodation_set's) and schedule its auto-submit. The
+    time its adjustments moved it (incident tools, outage credit) is kept on top."""
     factor = _accommodation_factor(assignment_id=assignment.pk, user_id=user.pk)
     running = (
         Attempt.objects.select_for_update()
@@ -66,7 +67,11 @@ def attempt_deadline_refresh(*, assignment: Assignment, user) -> None:
         .filter(assignment=assignment, user=user, status=Attempt.Status.IN_PROGRESS)
     )
     for attempt in running:
-        attempt.deadline = attempt_deadline(
+        moved = sum(
+            (row.new_deadline - row.old_deadline for row in attempt.adjustments.all()),
+            timedelta(),
+        )
+        attempt.deadline = moved + attempt_deadline(
             started_at=attempt.started_at,
             time_limit_minutes=attempt.assessment.time_limit_minutes,
             factor=factor,
