@@ -129,8 +129,13 @@
         var fragment = document.createElement("template");
         fragment.innerHTML = html;
         var note = fragment.content.getElementById("time-credit");
+        var said = credit.textContent.trim();
         credit.replaceWith(note);
         credit = note;
+        if (note.textContent.trim() && note.textContent.trim() !== said) {
+          // A new credit is a status message; the note is no live region, the announcer is.
+          announce(document.getElementById("time-announcer"), note.textContent.trim());
+        }
         var seconds = Number(fragment.content.querySelector("[data-seconds-left]").dataset.secondsLeft);
         syncCountdown(seconds);
         return seconds;

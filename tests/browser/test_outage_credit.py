@@ -45,6 +45,8 @@ def test_a_page_open_through_an_outage_finds_the_credit_at_zero(page, demo_attem
 
     note = page.locator("#time-credit")
     expect(note).to_have_text("+8 min for a service interruption")
+    # The note is not a live region: screen readers are told through the timer's announcer.
+    expect(page.locator("#time-announcer")).to_have_text("+8 min for a service interruption")
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^0[78]:\d\d$"))
     assert "/result/" not in page.url
     attempt.refresh_from_db()
