@@ -160,13 +160,17 @@ class FollowUpForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
     )
     attachments = MultipleFileField(label=_("More evidence (optional)"), required=False)
+    # How many follow-ups the page showed: a resent form (a reload, a second click without
+    # JavaScript) finds one more and adds nothing (services/follow_up.py).
+    follow_ups_seen = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, generation: int = 0, **kwargs):
         # htmx keeps what is typed and chosen across the panel's swaps (a poll, a refusal) by
         # the fields' ids; a follow-up that went through starts the next one empty.
         super().__init__(*args, auto_id=f"follow-up-{generation}-%s", **kwargs)
         for field in self.fields.values():
-            field.widget.attrs["hx-preserve"] = "true"
+            if not field.widget.is_hidden:  # the count is always the server's, never kept
+                field.widget.attrs["hx-preserve"] = "true"
 
 
 class DashboardFilterForm(forms.Form):

@@ -188,6 +188,7 @@ def follow_up(request: HtmxHttpRequest) -> HttpResponse:
                 complaint=complaint,
                 text=added.cleaned_data["text"],
                 files=added.cleaned_data["attachments"],
+                follow_ups_seen=added.cleaned_data["follow_ups_seen"],
             )
         except Invalid as error:
             application_error_into_form(added, error)

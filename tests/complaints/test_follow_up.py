@@ -320,6 +320,40 @@ def test_the_refusal_reads_in_malay(client):
     assert response.status_code == 400 and expected in response.content.decode()
 
 
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_resent_follow_up_adds_nothing_and_keeps_the_text(client, officer, htmx, private_media):
+    """A reload after sending (the browser posts again), or a second click without JavaScript:
+    the form says how many follow-ups its page showed, and one more is there now."""
+    complaint = closed(assigned_to=officer)
+    page = client.post(STATUS, {"reference": complaint.reference, "receipt": RECEIPT})
+    assert '<input type="hidden" name="follow_ups_seen" value="0">' in page.content.decode()
+    sent = {"text": ADDED, "follow_ups_seen": "0"}
+    assert post(client, complaint, htmx=htmx, attachments=[upload()], **sent).status_code == 201
+    unchanged = written(complaint)
+    again = post(client, complaint, htmx=htmx, attachments=[upload()], **sent)
+    assert again.status_code == 400
+    body = again.content.decode()
+    assert str(services.ERR_FOLLOW_UP_RESENT) in body and ADDED in body  # listed, and kept
+    assert '<input type="hidden" name="follow_ups_seen" value="1">' in body
+    assert written(complaint) == unchanged
+    assert len(stored_files(private_media)) == 1
+    complaint.refresh_from_db()
+    assert complaint.status == S.ASSIGNED  # reopened once
+    more = post(client, complaint, htmx=htmx, text="And a second call.", follow_ups_seen="1")
+    assert more.status_code == 201 and complaint.messages.count() == 2
+
+
+def test_the_resent_refusal_reads_in_malay(client):
+    complaint = ComplaintFactory(status=S.INVESTIGATING)
+    complaint_follow_up(complaint=complaint, text=ADDED)
+    with translation.override("ms"):
+        expected = str(services.ERR_FOLLOW_UP_RESENT)
+    assert expected.startswith("Aduan anda menerima maklumat")
+    client.cookies["django_language"] = "ms"
+    response = post(client, complaint, text=ADDED, follow_ups_seen="0")
+    assert response.status_code == 400 and expected in response.content.decode()
+
+
 def test_the_status_line_is_a_live_region_outside_the_panel_htmx_replaces(client):
     """A live region swapped away with the panel is not reliably read out: the page holds a
     stable one, and each htmx panel fills it out of band."""

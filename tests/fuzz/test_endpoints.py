@@ -260,7 +260,12 @@ def _follow_up(client, complaint, data):
 
 
 def follow_up_baseline(complaint):
-    return {"reference": complaint.reference, "receipt": RECEIPT, "text": GOOD_DESCRIPTION}
+    return {
+        "reference": complaint.reference,
+        "receipt": RECEIPT,
+        "text": GOOD_DESCRIPTION,
+        "follow_ups_seen": "0",
+    }
 
 
 @FUZZ

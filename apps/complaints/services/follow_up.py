@@ -25,6 +25,10 @@ ERR_FOLLOW_UP_PURGED = _(
     "This complaint was closed and its details were removed after the retention period: it "
     "cannot take new information. File a new complaint instead."
 )
+ERR_FOLLOW_UP_RESENT = _(
+    "Your complaint received information since this page was shown (under “You added”). If "
+    "what you wrote is there, it was sent already; if not, send it again."
+)
 ERR_FOLLOW_UP_DUPLICATE = _(
     "This complaint was merged into complaint %(reference)s, which is handled in its place: it "
     "cannot take new information. File a new complaint that quotes %(reference)s instead."
@@ -78,10 +82,14 @@ def _checked(complaint: Complaint, text: str, files) -> tuple[list[CheckedUpload
     return checked, kept
 
 
-def complaint_follow_up(*, complaint: Complaint, text: str, files=(), now=None) -> ComplaintMessage:
+def complaint_follow_up(
+    *, complaint: Complaint, text: str, files=(), follow_ups_seen: int | None = None, now=None
+) -> ComplaintMessage:
     """Add the complainant's text and files to `complaint`: checked as a filing is
     (complaint_follow_up_check), the files stored, then in one transaction under the
-    complaint's row lock (a purge or a merge meanwhile wins): the message, the attachments,
+    complaint's row lock (a purge or a merge meanwhile wins; given `follow_ups_seen`, the
+    number of follow-ups the complainant's page showed, a count that moved means the form was
+    resent or overtaken: Invalid, nothing added): the message, the attachments,
     the audit event, the status move (closed: reopened to its officer or intake; awaiting
     information: investigating) and the new-information flag. Files of a failed follow-up
     are deleted."""
@@ -95,6 +103,10 @@ def complaint_follow_up(*, complaint: Complaint, text: str, files=(), now=None) 
         )
         if refusal := complaint_follow_up_refusal(current):
             raise refusal
+        if follow_ups_seen is not None:
+            added = current.messages.filter(kind=ComplaintMessage.Kind.FOLLOW_UP).count()
+            if added != follow_ups_seen:
+                raise Invalid(ERR_FOLLOW_UP_RESENT, code="follow_up_resent")
         if checked and (now_kept := _attachments_kept(current)) != kept:
             # Another follow-up added files meanwhile: the limits again, with what is left.
             attachments_check([c.upload for c in checked], **now_kept)
