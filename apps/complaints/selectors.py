@@ -152,7 +152,10 @@ def complaint_duplicates_panel(*, complaint: Complaint) -> dict:
         primary = Complaint.objects.only(*fields).get(pk=complaint.duplicate_of_id)
     return {
         "primary": primary,
-        "duplicates": list(complaint.duplicates.only(*fields).order_by("received_at", "pk")),
+        # With its link: Django reads it to relate each one, a query per duplicate if deferred.
+        "duplicates": list(
+            complaint.duplicates.only(*fields, "duplicate_of").order_by("received_at", "pk")
+        ),
         "similar": complaint_similar(complaint=complaint),
     }
 

@@ -200,6 +200,21 @@ def test_the_change_page_at_100000_complaints(client, officer, hundred_thousand)
     assert "Seq Scan on complaints_complaint" not in plan, plan
 
 
+def test_the_change_page_runs_the_same_queries_however_many_duplicates(client, officer):
+    """Listing its duplicates read each one's link again (a deferred field Django needs to
+    relate them), a query per duplicate."""
+    verified_login(client, officer)
+    primary = ComplaintFactory(description=BRIBE, status=Complaint.Status.INVESTIGATING)
+    complaint_merge(duplicate=ComplaintFactory(), primary=primary, officer=officer)
+    client.get(change_url(primary))  # the signed-in user is cached from here on
+    one, body = change_page_queries(client, primary)
+    for _ in range(3):
+        complaint_merge(duplicate=ComplaintFactory(), primary=primary, officer=officer)
+    four, body = change_page_queries(client, primary)
+    assert body.count("<li><a href=") >= 4
+    assert four == one
+
+
 # --- Merging -------------------------------------------------------------------------
 
 
