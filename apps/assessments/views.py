@@ -45,6 +45,17 @@ def _refusal(request: HtmxHttpRequest, error: services.AssessmentError) -> HttpR
     return retry_later(render(request, "assessments/refused.html", context, status=status))
 
 
+def _credit_pending(attempt, now) -> bool:
+    """Past its deadline, and just back from an outage whose credit is on its way."""
+    return services.attempt_credit_pending(
+        status=attempt.status,
+        auto_submitted=attempt.auto_submitted,
+        started_at=attempt.started_at,
+        deadline=attempt.deadline,
+        now=now,
+    )
+
+
 def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -183,8 +194,11 @@ def submit(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def result(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user)
-    if attempt.is_running(timezone.now()):
+    now = timezone.now()
+    if attempt.is_running(now):
         return _redirect(request, reverse("assessments:take", args=[attempt.pk]))
+    if _credit_pending(attempt, now):  # no result while its time is being given back
+        return _refusal(request, services.AttemptCreditPending(services.ERR_CREDIT_PENDING_RELOAD))
     context = {"attempt": attempt, "assessment": attempt.assessment}
     if attempt.is_submitted:
         context["bars"] = [
@@ -221,12 +235,7 @@ def time_left(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     )
     now = timezone.now()
     running = attempt.is_running(now)
-    if not running and services.attempt_credit_pending(
-        status=attempt.status, auto_submitted=attempt.auto_submitted,
-        started_at=attempt.started_at, deadline=attempt.deadline, now=now,
-    ):  # fmt: skip
-        # Just back from an outage whose credit is on its way: the timer asks again (503)
-        # rather than submitting at zero.
+    if not running and _credit_pending(attempt, now):  # the timer asks again, not submits
         return _refusal(request, services.AttemptCreditPending(services.ERR_CREDIT_PENDING))
     left = selectors.seconds_left(deadline=attempt.deadline, now=now)
     context = {"attempt": attempt, "seconds_left": left if running else 0}

@@ -417,3 +417,29 @@ def test_a_silence_still_open_waits_only_where_a_heartbeat_will_end_it(
     assert response.status_code == 503
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.IN_PROGRESS
+
+
+def test_a_reload_before_the_credit_does_not_show_the_result(
+    teacher_client, teacher, quiz, just_back, django_capture_on_commit_callbacks
+):
+    """Teachers reload when the service comes back: the attempt the worker submitted during
+    the outage shows no result while its credit is on its way (503, reload), then the
+    question again."""
+    attempt = attempt_at(
+        quiz,
+        started=just_back - timedelta(minutes=30),
+        deadline=just_back - timedelta(minutes=3),
+        status=Attempt.Status.SUBMITTED,
+        auto=True,
+    )
+    Attempt.objects.filter(pk=attempt.pk).update(user=teacher)
+    result_url = reverse("assessments:result", args=[attempt.pk])
+    response = teacher_client.get(reverse("assessments:take", args=[attempt.pk]), follow=True)
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "Reload this page in a few seconds" in response.content.decode()
+    assert response.redirect_chain == [(result_url, 302)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.outages_credit()
+    response = teacher_client.get(result_url)
+    assert response.status_code == 302 and response.url.endswith(f"/attempts/{attempt.pk}/")

@@ -17,6 +17,10 @@ ERR_CREDIT_PENDING = _(
     "The service is back after an interruption and your lost time is being given back. "
     "Your answer will be sent again in a few seconds."
 )
+ERR_CREDIT_PENDING_RELOAD = _(
+    "The service is back after an interruption and your lost time is being given back. "
+    "Reload this page in a few seconds."
+)
 ERR_ALREADY_SUBMITTED = _("This attempt has been submitted; answers can no longer change.")
 ERR_UNKNOWN_QUESTION = _("This question is not part of the assessment.")
 ERR_NOT_A_NUMBER = _("The field {field} must be a whole number (digits 0-9).")
