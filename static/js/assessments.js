@@ -48,7 +48,9 @@
 
   /* --- countdown announcements (issue #16 item 1) ---------------------------------- */
   var THRESHOLDS = [600, 300, 60]; // announced once each as the time left crosses them
+  var REARM = 30; // s above a threshold said: extra time (a credit), not a save's jitter
   var lastLeft = null;
+  var said = {}; // the thresholds announced, until the time left grows well above one
   var lang = document.documentElement.lang || "en";
 
   /* "12 minutes, 30 seconds" in the page's language, plurals by the browser's CLDR data. */
@@ -69,7 +71,10 @@
   function announceThresholds(left) {
     if (lastLeft !== null) {
       THRESHOLDS.forEach(function (threshold) {
-        if (lastLeft > threshold && left <= threshold && left > 0) {
+        if (left > threshold + REARM) {
+          said[threshold] = false;
+        } else if (lastLeft > threshold && left <= threshold && left > 0 && !said[threshold]) {
+          said[threshold] = true;
           var region = document.getElementById("time-announcer");
           announce(region, countdown.dataset.announce.replace("{time}", spokenDuration(threshold)));
         }

@@ -3,9 +3,11 @@ alone, the timer's spoken announcements (10, 5, 1 minute and on request, never e
 and the number of answers waiting to be sent while the save route is held up."""
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.assessments.models import Answer, Attempt
@@ -204,6 +206,47 @@ def test_the_timer_speaks_at_10_5_and_1_minute_and_when_asked(page, plain_http, 
     page.keyboard.press("Alt+Shift+M")
     page.clock.run_for(200)
     expect(announcer).to_have_text(re.compile(r"^\d\d seconds left$"))
+
+
+def test_a_threshold_is_not_said_twice_when_a_save_moves_the_timer_up_a_little(
+    page,
+    plain_http,
+    teacher,  # noqa: F811
+    quiz,  # noqa: F811
+):
+    """Each save brings the server's time left, seconds more or less than the page's (the
+    network's delay varies): a save just after "5 minutes left" must not make the page cross
+    5 minutes, and say it, again. A real credit (minutes more) is news and is said again."""
+    log_in(page, teacher)
+    page.clock.install()
+    attempt = start(page, quiz)
+    Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() + timedelta(seconds=303))
+    page.reload()
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^05:0[0-3]$"))
+    page.evaluate(SPOKEN_LOG)
+    page.clock.run_for(5_000)
+    expect(page.locator("#time-announcer")).to_have_text("5 minutes left")
+
+    Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() + timedelta(seconds=306))
+    page.locator(f"#q-1 input[value='{quiz.q['single'].right.pk}']").check()
+    wait_for_answers(attempt.pk, 1)
+    page.clock.run_for(1_000)
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^05:0[2-5]$"))
+    page.clock.run_for(8_000)
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^04:5\d$"))
+    assert page.evaluate("window.spoken") == ["5 minutes left"]
+
+    # 4 minutes credited: 5 minutes is crossed again, and said again.
+    Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() + timedelta(seconds=536))
+    page.locator(f"#map-{quiz.q['likert'].pk}").click()
+    page.locator("#q-3 input[value='5']").check()
+    wait_for_answers(attempt.pk, 2)
+    page.clock.run_for(1_000)
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^08:5\d$"))
+    page.clock.fast_forward(230_000)
+    page.clock.run_for(5_000)
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^04:5\d$"))
+    assert page.evaluate("window.spoken") == ["5 minutes left", "5 minutes left"]
 
 
 # --- answers waiting to be sent ----------------------------------------------------------
