@@ -117,6 +117,19 @@ def test_a_reopened_complaint_gets_a_fresh_clock_from_the_reopening(officer):
     assert escalated == complaint
 
 
+def test_a_reopened_complaint_reclassified_keeps_the_clock_of_its_reopening(officer):
+    """An officer's new category changes the SLA, not when the clock started."""
+    bribery = Category.objects.create(code="bribery-clock", name="Bribery", sla_days=7)
+    extortion = Category.objects.create(code="extortion-clock", name="Extortion", sla_days=20)
+    long_ago = timezone.now() - timedelta(days=90)
+    complaint = closed(assigned_to=officer, category=bribery, received_at=long_ago, due_at=long_ago)
+    now = timezone.now()
+    complaint_follow_up(complaint=complaint, text=ADDED, now=now)
+    services.complaint_update(complaint=complaint, by=officer, changes={"category": extortion})
+    complaint.refresh_from_db()
+    assert complaint.due_at == now + timedelta(days=20)
+
+
 def test_new_information_ends_the_wait_for_it(officer):
     complaint = ComplaintFactory(status=S.AWAITING_INFO, assigned_to=officer)
     complaint_follow_up(complaint=complaint, text=ADDED)

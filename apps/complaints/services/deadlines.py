@@ -12,14 +12,23 @@ from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
 
 
-def due_at_for(received_at, category: Category | None):
+def sla_for(category: Category | None) -> timedelta:
     """SLA: COMPLAINTS_SLA_DAYS for the category's code, else the category's own, else the
     default (a complaint not classified yet)."""
     if category is None:
-        days = settings.COMPLAINTS_DEFAULT_SLA_DAYS
-    else:
-        days = settings.COMPLAINTS_SLA_DAYS.get(category.code, category.sla_days)
-    return received_at + timedelta(days=days)
+        return timedelta(days=settings.COMPLAINTS_DEFAULT_SLA_DAYS)
+    return timedelta(days=settings.COMPLAINTS_SLA_DAYS.get(category.code, category.sla_days))
+
+
+def due_at_for(received_at, category: Category | None):
+    """The due date of a clock started at `received_at` (a filing, or a reopening)."""
+    return received_at + sla_for(category)
+
+
+def due_at_reclassified(due_at, *, before: Category | None, after: Category | None):
+    """The due date when `after` replaces `before`: the new SLA on the same clock, which
+    started at the filing or at the complainant's reopening (services/lifecycle.py)."""
+    return due_at - sla_for(before) + sla_for(after)
 
 
 def complaint_escalate_overdue(*, now=None) -> list[Complaint]:

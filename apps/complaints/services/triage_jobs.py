@@ -16,7 +16,7 @@ from apps.complaints.models import Act, Category, Complaint, ComplaintEvent, Sec
 from apps.complaints.selectors import triage_choices, triage_jobs_stale, triage_rules_active
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
-from apps.complaints.services.deadlines import due_at_for
+from apps.complaints.services.deadlines import due_at_reclassified
 from apps.complaints.services.lifecycle import complaint_transition
 from apps.core.backoff import full_jitter
 from apps.core.queues import get_queue, queue_redis
@@ -160,13 +160,16 @@ def _triage_finish(job: TriageJob, backend, *, failed: bool, reason: str, final:
 def _triage_record(job: TriageJob, backend, result: triage.TriageResult) -> None:
     with transaction.atomic(durable=True):
         complaint = Complaint.objects.select_for_update().get(pk=job.complaint_id)
+        before = complaint.category
         complaint.category = Category.objects.get(code=result.category)
         complaint.sector = Sector.objects.filter(code=result.sector).first()
         complaint.act = Act.objects.filter(code=result.act).first()
         complaint.triage_summary = result.summary
         complaint.triage_details = result.details
         complaint.triage_confidence = result.confidence
-        complaint.due_at = due_at_for(complaint.received_at, complaint.category)
+        complaint.due_at = due_at_reclassified(
+            complaint.due_at, before=before, after=complaint.category
+        )
         fields = [
             *_triage_stamp(complaint, backend),
             "category",

@@ -16,7 +16,7 @@ from apps.complaints.models import (
 )
 from apps.complaints.services.audit import event_record
 from apps.complaints.services.dashboard import dashboard_invalidate_on_commit
-from apps.complaints.services.deadlines import due_at_for
+from apps.complaints.services.deadlines import due_at_reclassified
 from apps.complaints.services.lifecycle import complaint_transition, complaint_transition_check
 
 STATUSES_BEFORE_ASSIGNMENT = (
@@ -94,7 +94,7 @@ def _override(complaint: Complaint, field: str, value, by) -> list[str]:
     )
     fields = [field]
     if field == "category":
-        complaint.due_at = due_at_for(complaint.received_at, value)
+        complaint.due_at = due_at_reclassified(complaint.due_at, before=current, after=value)
         fields.append("due_at")
     return fields
 
