@@ -35,7 +35,8 @@ class Category(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "categories"
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
         constraints = [
             models.CheckConstraint(
                 condition=Q(retention_days__isnull=True) | Q(retention_days__gt=0),
@@ -57,6 +58,8 @@ class Sector(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("sector")
+        verbose_name_plural = _("sectors")
 
     def __str__(self) -> str:
         return self.name
@@ -72,6 +75,8 @@ class Act(models.Model):
 
     class Meta:
         ordering = ["title", "code"]
+        verbose_name = _("act")
+        verbose_name_plural = _("acts")
 
     def __str__(self) -> str:
         return f"{self.title} s. {self.section}"
@@ -93,6 +98,8 @@ class TriageRule(models.Model):
 
     class Meta:
         ordering = ["category", "pattern"]
+        verbose_name = _("triage rule")
+        verbose_name_plural = _("triage rules")
         constraints = [
             models.UniqueConstraint(fields=["pattern", "category"], name="triagerule_unique")
         ]
@@ -199,12 +206,24 @@ class Complaint(models.Model):
     # The classification officers work with: the AI's unless overridden (TriageOverride).
     # Each foreign key leads a (key, -received_at) index below, so no index of its own.
     category = models.ForeignKey(
-        Category, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+        Category,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        verbose_name=_("category"),
     )
     sector = models.ForeignKey(
-        Sector, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+        Sector,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        verbose_name=_("sector"),
     )
-    act = models.ForeignKey(Act, on_delete=models.PROTECT, null=True, blank=True, db_index=False)
+    act = models.ForeignKey(
+        Act, on_delete=models.PROTECT, null=True, blank=True, db_index=False, verbose_name=_("act")
+    )
 
     # What triage said, kept as it was.
     triage_summary = models.TextField(_("AI summary"), blank=True)
@@ -216,6 +235,8 @@ class Complaint(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
         permissions = [
             ("download_attachment", "Can download complaint attachments"),
             ("export_complaint", "Can export complaints as CSV"),
@@ -338,6 +359,8 @@ class TriageOverride(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("triage override")
+        verbose_name_plural = _("triage overrides")
         indexes = [models.Index(fields=["field", "at"], name="override_field")]
 
     def __str__(self) -> str:
@@ -419,6 +442,8 @@ class ComplaintEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
+        verbose_name = _("complaint event")
+        verbose_name_plural = _("complaint events")
         indexes = [models.Index(fields=["complaint", "-at"], name="event_complaint")]
 
     def __str__(self) -> str:

@@ -314,3 +314,23 @@ def test_failed_triage_shows_with_its_error(client, officer):
     assert "Failed" in client.get(CHANGELIST + "?triage=failed").content.decode()
     body = client.get(change_url(job.complaint)).content.decode()
     assert "HTTP 500 from the triage API: x" in body
+
+
+@pytest.mark.parametrize(
+    ("language", "names"),
+    [
+        ("ms", ["Aduan", "Peraturan triaj", "Pindaan triaj", "Peristiwa aduan", "Kategori:"]),
+        ("hi", ["शिकायतें", "ट्राइएज नियम", "शिकायत घटनाएँ", "श्रेणी:"]),
+    ],
+)
+def test_the_admin_names_complaints_in_the_officers_language(client, officer, language, names):
+    """The app, its models and the classification fields: they were English on every page."""
+    complaint = ComplaintFactory()
+    verified_login(client, officer)
+    client.cookies["django_language"] = language
+    body = client.get(reverse("admin:complaints_complaint_change", args=[complaint.pk]))
+    body = body.content.decode()
+    for name in names:
+        assert name in body
+    for english in (">Triage rules<", ">Complaint events<", ">Category:<"):
+        assert english not in body
