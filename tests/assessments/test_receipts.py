@@ -194,6 +194,16 @@ def test_a_second_copy_of_a_key_is_not_genuine(receipt_file, submitted):
         call_command("receipt_verify", str(receipt_file))
 
 
+def test_text_added_beside_the_signed_part_is_not_genuine(receipt_file):
+    """Only "receipt" is signed: a note added next to it ("question 3: I chose B") must not
+    come out of the check as part of a genuine receipt."""
+    document = json.loads(receipt_file.read_text())
+    document["note"] = "question 3: I chose Strongly agree"
+    receipt_file.write_text(json.dumps(document))
+    with pytest.raises(CommandError, match="is not a receipt: unexpected 'note'"):
+        call_command("receipt_verify", str(receipt_file))
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [

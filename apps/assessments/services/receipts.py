@@ -142,6 +142,9 @@ def receipt_loads(raw: str | bytes) -> dict:
         raise ReceiptInvalid(f"not JSON ({error})") from None
     if not isinstance(document, dict) or not isinstance(document.get("receipt"), dict):
         raise ReceiptInvalid('no "receipt" object')
+    if extra := sorted(document.keys() - {"receipt", "signature", "algorithm"}):
+        # Only the receipt is signed: words beside it would pass for part of it.
+        raise ReceiptInvalid(f"unexpected {', '.join(map(repr, extra))}")
     if not isinstance(document.get("signature"), str):
         raise ReceiptInvalid('no "signature" string')
     if document.get("algorithm") != ALGORITHM:
