@@ -6,7 +6,8 @@ on a short connection of its own: never a pooled connection a request waits for,
 beat that cannot be written (PostgreSQL down, the process stalled) is simply missing. A beat
 extends its role's latest ServiceInterval when that one was seen within a few beats, or
 starts a new interval: so a silence shows as a gap between two intervals, one simple query
-(`service_gaps`), and the table holds one row per gap, not per beat.
+(`service_gaps`), and the table holds one row per gap, not per beat. The web's first beat after
+a silence credits the running attempts for it at once (`outages_credit_now`).
 
 Times come from PostgreSQL's clock (one clock for every node), and a beat has a statement
 timeout shorter than the silence that splits an interval, so a beat delayed by a stalled
