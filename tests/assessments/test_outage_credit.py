@@ -177,6 +177,29 @@ def test_two_sweeps_at_once_credit_each_outage_once(quiz):
         assert attempt.adjustments.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_credit_racing_extend_attempts_gives_both_once(quiz):
+    """Staff give 15 minutes while the credit runs twice (the beat's and the sweep's): each
+    attempt ends up with both, each once and audited once, whatever the order."""
+    staff = TeacherFactory(is_staff=True)
+    web_up(minutes(90), minutes(8))
+    web_up(minutes(2), NOW)
+    attempts = [attempt_at(quiz, started=minutes(30), deadline=minutes(-10)) for _ in range(5)]
+
+    def extend():
+        services.attempts_extend(assessment=quiz, minutes=15, reason="INC-7", by=staff)
+
+    def credit():
+        services.outages_credit(now=NOW)
+
+    assert in_threads(credit, extend, credit) == []
+    for attempt in attempts:
+        attempt.refresh_from_db()
+        assert attempt.deadline == minutes(-10 - 6 - 15)
+        kinds = sorted(attempt.adjustments.values_list("kind", flat=True))
+        assert kinds == [AttemptAdjustment.Kind.EXTENDED, AttemptAdjustment.Kind.OUTAGE]
+
+
 # --- What the teacher sees ------------------------------------------------------------------
 @pytest.fixture
 def credited(quiz, outage, teacher, django_capture_on_commit_callbacks):
