@@ -6,6 +6,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -417,6 +419,30 @@ def test_a_late_answer_is_refused_for_good_when_no_credit_is_coming(teacher_clie
         status=Attempt.Status.SUBMITTED, auto_submitted=False, deadline=now - timedelta(minutes=3)
     )
     assert late_save(teacher_client, attempt, quiz).status_code == 409
+
+
+def test_an_old_result_costs_no_query_for_the_check(
+    teacher_client, teacher, quiz, django_assert_num_queries
+):
+    """Long after its deadline no credit can reach an attempt: its result page asks nothing
+    about outages, whether it was submitted by the teacher or automatically."""
+    now = timezone.now()
+    pages = []
+    for number, auto in ((1, False), (2, True)):
+        attempt = attempt_at(
+            quiz,
+            started=now - timedelta(hours=3),
+            deadline=now - timedelta(minutes=31),
+            status=Attempt.Status.SUBMITTED,
+            auto=auto,
+        )
+        Attempt.objects.filter(pk=attempt.pk).update(user=teacher, number=number)
+        pages.append(reverse("assessments:result", args=[attempt.pk]))
+    teacher_client.get(pages[0])  # the user cached
+    with CaptureQueriesContext(connection) as by_teacher:
+        assert teacher_client.get(pages[0]).status_code == 200
+    with django_assert_num_queries(len(by_teacher.captured_queries)):
+        assert teacher_client.get(pages[1]).status_code == 200
 
 
 def test_a_silence_still_open_waits_only_where_a_heartbeat_will_end_it(

@@ -60,15 +60,18 @@ def attempt_credit_pending(
 ) -> bool:
     """Is an attempt past its deadline (still in progress, or submitted automatically) owed
     a credit that has not been given yet, because the service has only just come back?
-    So: the web heartbeat is
-    silent for longer than the minimum and this process beats (its next beat ends the
-    silence and credits it, heartbeat.outages_credit_now), or its latest interval began
-    within RECOVERING after such a silence that is not credited yet; and the attempt ran
-    through that gap and the credit would still give it time. Then a save or a timer check
-    is to be tried again in a few seconds, not refused for good. 1-2 queries, only for a
-    save already refused as late or a timer at zero."""
+    So: the web heartbeat is silent for longer than the minimum and this process beats
+    (its next beat ends the silence and credits it, heartbeat.outages_credit_now), or its
+    latest interval began within RECOVERING after such a silence that is not credited yet;
+    and the attempt ran through that gap and the credit would still give it time. Then a
+    save, a timer check or a reload is to be tried again in a few seconds, not refused for
+    good. 0-2 queries, only for a save already refused as late, a timer at zero or the
+    result page of an attempt submitted automatically."""
     if deadline > now or not (status == Attempt.Status.IN_PROGRESS or auto_submitted):
         return False
+    most = timedelta(minutes=_credit_minutes(settings.ASSESSMENTS_OUTAGE_MAX_CREDIT_SECONDS))
+    if deadline <= now - most:
+        return False  # no credit reaches now: no query (a result page long after)
     latest = service_latest()
     if latest is None:
         return False
