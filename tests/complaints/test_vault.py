@@ -395,6 +395,18 @@ def test_rotation_names_what_no_key_opens(keys):
 # --- Settings ----------------------------------------------------------------------------
 
 
+def test_rotation_with_the_keys_missing_names_a_few_and_counts_the_rest(keys):
+    """Without the old key every contact is unreadable: the error stays one readable line,
+    not 100,000 references."""
+    kept = [asha() for _ in range(12)]
+    keys.COMPLAINTS_VAULT_KEYS = [KEY_C]
+    with pytest.raises(CommandError) as refused:
+        rotate()
+    message = str(refused.value)
+    assert message.startswith("12 contact(s) no configured key opens")
+    assert sum(c.reference in message for c in kept) == 10 and message.endswith("and 2 more")
+
+
 @pytest.mark.parametrize("size", ["0", "10001", "100000000000000000000"])
 def test_a_batch_size_out_of_range_is_refused_with_a_message(keys, size):
     asha()

@@ -8,6 +8,7 @@ from apps.complaints.services import vault_rotate_batch
 
 # Each batch is one transaction holding its rows' locks: keep it short.
 BATCH_SIZE_MAX = 10_000
+UNREADABLE_NAMED = 10
 
 
 class Command(BaseCommand):
@@ -45,7 +46,9 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"{changed} of {total} contact(s) {verb}; the others were current.")
         )
         if unreadable:
+            # A few by name: with the keys missing altogether, that is every complaint.
+            named, more = unreadable[:UNREADABLE_NAMED], len(unreadable) - UNREADABLE_NAMED
             raise CommandError(
                 f"{len(unreadable)} contact(s) no configured key opens (was a key removed "
-                f"too early?): {', '.join(unreadable)}"
+                f"too early?): {', '.join(named)}" + (f" and {more} more" if more > 0 else "")
             )
