@@ -168,6 +168,13 @@ def test_a_file_that_is_not_a_receipt_is_a_clear_error(tmp_path, content, reason
         call_command("receipt_verify", str(path))
 
 
+def test_an_endless_file_is_refused_without_reading_it_all():
+    """/dev/urandom (or zero) given by mistake: refused after a bounded read, not read until
+    memory runs out."""
+    with pytest.raises(CommandError, match="is not a receipt: larger than"):
+        call_command("receipt_verify", "/dev/zero")
+
+
 def test_a_missing_file_is_a_clear_error(tmp_path):
     path = tmp_path / "missing.json"
     with pytest.raises(CommandError, match=f"Cannot read {path}: No such file"):

@@ -64,6 +64,7 @@ from apps.assessments.services.outages import (
 )
 from apps.assessments.services.receipts import (
     ERR_RECEIPT_NOT_SUBMITTED,
+    RECEIPT_MAX_BYTES,
     ReceiptCheck,
     ReceiptInvalid,
     attempt_receipt,
@@ -111,6 +112,7 @@ __all__ = [
     "EVENT_ATTEMPT_SUBMITTED",
     "EXTRA_MINUTES_MAX",
     "EXTRA_MINUTES_MIN",
+    "RECEIPT_MAX_BYTES",
     "AnswerInput",
     "AnswerInvalid",
     "AnswerSaved",

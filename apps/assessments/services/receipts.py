@@ -22,6 +22,7 @@ from apps.assessments.services.errors import ERR_NOT_AVAILABLE, AttemptNotFound,
 
 ALGORITHM = "HMAC-SHA256"
 SIGNATURE = re.compile(r"[0-9a-f]{64}")  # hexdigest of SHA-256
+RECEIPT_MAX_BYTES = 16 * 1024 * 1024  # far above any attempt's answers
 KEY_SALT = "crowdproof.assessments.receipt"
 ERR_RECEIPT_NOT_SUBMITTED = _("A receipt is available once the attempt has been submitted.")
 
@@ -134,6 +135,8 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 
 def receipt_loads(raw: str | bytes) -> dict:
     """The receipt's parts, or ReceiptInvalid saying what is wrong with the file."""
+    if len(raw) > RECEIPT_MAX_BYTES:
+        raise ReceiptInvalid(f"larger than {RECEIPT_MAX_BYTES // 2**20} MiB")
     try:
         document = json.loads(raw, object_pairs_hook=_unique_keys)
     except ReceiptInvalid:
