@@ -24,17 +24,15 @@
   document.addEventListener("htmx:load", function (event) { bind(document); });
 
   // The confirmation after filing: the receipt is shown only once, so until "I have saved my
-  // receipt" is ticked, leaving the page asks first. Downloading the receipt is no leaving.
-  var downloading = false;
+  // receipt" is ticked, leaving the page asks first. Downloading the receipt keeps it: that
+  // ticks the box (so neither the download nor leaving afterwards asks).
   document.addEventListener("submit", function (event) {
-    downloading = event.target.classList.contains("receipt-download");
+    var kept = document.getElementById("receipt-kept");
+    if (kept && event.target.classList.contains("receipt-download")) kept.checked = true;
   }, true);
   window.addEventListener("beforeunload", function (event) {
     var kept = document.getElementById("receipt-kept");
-    if (downloading || !kept || kept.checked) {
-      downloading = false;
-      return;
-    }
+    if (!kept || kept.checked) return;
     event.preventDefault();
     event.returnValue = "";  // older browsers ask only when this is set
   });

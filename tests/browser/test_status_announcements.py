@@ -99,3 +99,21 @@ def test_without_javascript_the_answer_takes_the_focus_too(
         expect(page.locator(".message.success")).to_be_focused()
     finally:
         context.close()
+
+
+def test_downloading_the_receipt_counts_as_keeping_it(page, live_settings):  # noqa: F811
+    """The confirmation asks to tick "I have saved my receipt" or to download it: after the
+    download the box is ticked, and leaving asks nothing."""
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    page.goto("/complaints/")
+    page.fill("#id_description", GOOD_DESCRIPTION)
+    page.check("#id_anonymous")
+    page.get_by_role("button", name="Send complaint").click()
+    expect(page.locator("#filed .receipt")).to_be_visible()
+    with page.expect_download():
+        page.get_by_role("button", name="Download receipt as a text file").click()
+    expect(page.locator("#receipt-kept")).to_be_checked()
+    page.locator("header").get_by_role("link", name="File a complaint").click()
+    expect(page.locator("#id_description")).to_be_visible()  # left, without a question
+    assert dialogs == []
