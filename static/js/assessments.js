@@ -294,6 +294,7 @@
   }
 
   var heldUp = false; // a failure since the last successful save
+  var toldWhy = null; // the server's reason for a 503 shown to the teacher, until an answer
 
   function retryLater(state) {
     heldUp = true;
@@ -360,9 +361,19 @@
         return;
       }
       if (RETRIED.indexOf(response.status) !== -1 || response.status >= 500) {
+        var target = response.headers.get("HX-Retarget");
+        if (response.status === 503 && target) {
+          // Not yet, and the server says why (e.g. lost time being given back): told once.
+          var why = await response.text();
+          if (why !== toldWhy) {
+            toldWhy = why;
+            reportRefusal(entry.url, why, target);
+          }
+        }
         retryLater("saving");
         return;
       }
+      toldWhy = null;
       var html = await response.text();
       if (response.ok) {
         htmx.swap("#save-status", html, { swapStyle: "innerHTML" });

@@ -108,11 +108,15 @@ def test_answers_resent_right_after_an_outage_wait_for_the_credit(page, context,
     with page.expect_response(lambda r: "/answer/" in r.url and r.status == 503):
         context.set_offline(False)
     expect(page.locator("#pending-count")).to_have_attribute("data-count", "1")
+    # The teacher is told why (once, by the question), not only "Saving…" at 00:00.
+    why = page.locator("#q-1 [data-answer-message]")
+    expect(why).to_contain_text("your lost time is being given back")
     assert not Answer.objects.filter(attempt=attempt).exists()
 
     assert services.outages_credit() == 1  # the first beat's credit: 7 minutes
     wait_for_answers(attempt.pk, 1)  # the page's next try
     expect(page.locator("#pending-count")).to_have_attribute("data-count", "0")
+    expect(why).to_be_empty()
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^0[34]:\d\d$"))
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.IN_PROGRESS
