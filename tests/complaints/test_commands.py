@@ -1,9 +1,11 @@
 import json
+import os
+import time
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -88,7 +90,21 @@ def test_the_attachment_sweep_deletes_only_old_orphans(private_media, queue):
     orphan = default_storage.save("complaints/2026/01/deadbeef", ContentFile(b"%PDF-1.4"))
     call_command("attachments_sweep", stdout=(out := Out()))
     assert "0 orphan file(s) deleted." in out.text  # too recent: may belong to a filing
-    call_command("attachments_sweep", "--older-than", "-1", stdout=(out := Out()))
+    an_hour_ago = time.time() - 3601
+    os.utime(default_storage.path(orphan), (an_hour_ago, an_hour_ago))
+    call_command("attachments_sweep", stdout=(out := Out()))
     assert f"deleted {orphan}" in out.text and "1 orphan file(s) deleted." in out.text
     [kept] = stored_files(private_media)
     assert kept.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("older_than", ["-1", "0", "599", "315360001", str(10**30)])
+def test_the_attachment_sweep_refuses_an_age_that_could_take_a_filing_in_flight(
+    private_media, older_than
+):
+    """A filing stores its files before its rows commit: sweeping files younger than ten
+    minutes could delete those of a filing in progress (and a huge age overflows)."""
+    orphan = default_storage.save("complaints/2026/01/deadbeef", ContentFile(b"%PDF-1.4"))
+    with pytest.raises(CommandError, match="Only files older than 600 to 315360000 seconds"):
+        call_command("attachments_sweep", "--older-than", older_than)
+    assert default_storage.exists(orphan)

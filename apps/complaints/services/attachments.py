@@ -155,9 +155,28 @@ def attachments_record(complaint, stored: list[StoredFile], now) -> list[Attachm
     )
 
 
+# A filing or follow-up stores its files before the transaction that points rows at them
+# commits: a file younger than this may belong to one in flight, never to an orphan.
+ORPHAN_MIN_AGE = timedelta(minutes=10)
+ORPHAN_MAX_AGE = timedelta(days=3650)
+ERR_ORPHAN_AGE = _(
+    "Only files older than %(minimum)s to %(maximum)s seconds can be swept: a younger file may "
+    "belong to a filing in progress."
+)
+
+
 def attachment_orphans_delete(*, older_than: timedelta) -> list[str]:
     """Delete stored files that no Attachment row points to (a process killed between writing
-    a file and committing its complaint), once older than `older_than`. Returns their names."""
+    a file and committing its complaint), once older than `older_than` (10 minutes at least).
+    Returns their names."""
+    if not ORPHAN_MIN_AGE <= older_than <= ORPHAN_MAX_AGE:
+        raise Invalid(
+            ERR_ORPHAN_AGE
+            % {
+                "minimum": int(ORPHAN_MIN_AGE.total_seconds()),
+                "maximum": int(ORPHAN_MAX_AGE.total_seconds()),
+            }
+        )
     cutoff = timezone.now() - older_than
     known = set(Attachment.objects.values_list("file", flat=True))
     deleted = []
