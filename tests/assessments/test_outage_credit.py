@@ -105,6 +105,21 @@ def test_every_attempt_running_through_the_gap_gets_it_once(
     assert running.deadline == minutes(-16) and AttemptAdjustment.objects.count() == 2
 
 
+def test_an_attempt_the_teacher_moved_on_from_stays_submitted(
+    quiz, outage, django_capture_on_commit_callbacks
+):
+    """Submitted automatically during the gap, then the teacher started their next attempt
+    before the credit came: re-opening the first would leave two running."""
+    first = attempt_at(
+        quiz, started=minutes(40), deadline=minutes(5), status=Attempt.Status.SUBMITTED, auto=True
+    )
+    second = services.attempt_start(user=first.user, assessment_id=quiz.pk, number=2)
+    assert credit(django_capture_on_commit_callbacks) == 0
+    first.refresh_from_db()
+    assert first.status == Attempt.Status.SUBMITTED and first.deadline == minutes(5)
+    assert not AttemptAdjustment.objects.filter(attempt__in=[first, second]).exists()
+
+
 def test_a_teachers_own_lost_connection_earns_nothing(quiz, django_capture_on_commit_callbacks):
     """The teacher's page was offline for 20 minutes, the service was not: no gap."""
     web_up(minutes(90), NOW)

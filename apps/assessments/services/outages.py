@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.assessments.models import Attempt, AttemptAdjustment
@@ -143,7 +144,14 @@ def _outage_credit(outage: ServiceOutage, *, now: datetime) -> int:
 
     running = [row(attempt) for attempt in through.filter(status=Attempt.Status.IN_PROGRESS)]
     adjustments_extend(running, extra=extra)
-    reopened = through.filter(status=Attempt.Status.SUBMITTED, auto_submitted=True)
+    # An attempt the teacher has moved on from (they started their next one) stays submitted:
+    # re-opening it would leave two running.
+    moved_on = Attempt.objects.filter(
+        user=OuterRef("user"), assessment=OuterRef("assessment"), number__gt=OuterRef("number")
+    )
+    reopened = through.filter(status=Attempt.Status.SUBMITTED, auto_submitted=True).exclude(
+        Exists(moved_on)
+    )
     count = len(running)
     for attempt in reopened:
         adjustment_reopen(row(attempt))
