@@ -105,3 +105,30 @@ def demo_attempt(page, settings):
     page.locator(f"[data-assessment='{vespa.pk}'] button").click()
     expect(page).to_have_url(re.compile(r"/assessments/attempts/\d+/"))
     return Attempt.objects.get(assessment=vespa, user__username="T1001")
+
+
+@pytest.fixture
+def live_settings(settings, tmp_path):
+    """The complaints pages on the live server: plain-HTTP cookies, files in a temporary
+    folder, reference data and groups back (a transactional test's flush removed the
+    migration's), the rule triage and a fast status poll; the high queue, emptied."""
+    import django_rq
+
+    from apps.complaints.reference import groups_sync, reference_data_load
+
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.COMPLAINTS_STATUS_POLL_SECONDS = 1
+    settings.TRIAGE_BACKEND = "rules"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    reference_data_load()
+    groups_sync()
+    queue = django_rq.get_queue("high")
+    queue.empty()
+    yield queue
+    queue.empty()

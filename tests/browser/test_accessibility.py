@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from tests.accounts.factories import TEST_PASSWORD
 from tests.assessments.conftest import questionnaire, quiz, teacher  # noqa: F401 (fixtures)
 from tests.browser.axe import assert_accessible
-from tests.browser.test_complaints import live_settings  # noqa: F401 (fixture)
 from tests.complaints.conftest import GOOD_DESCRIPTION
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,7 +83,7 @@ def test_a_questionnaire_result_with_its_chart_is_accessible(
     assert_accessible(page, "result with the category chart")
 
 
-def test_public_complaint_pages_are_accessible(page, live_settings, csp_watch):  # noqa: F811
+def test_public_complaint_pages_are_accessible(page, live_settings, csp_watch):
     page.goto("/")
     assert_accessible(page, "home")
     page.goto("/no-such-page/")

@@ -4,37 +4,14 @@ filters, assigns and closes it in the admin."""
 
 import django_rq
 import pytest
-from django.contrib.auth.models import Group
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from apps.complaints.models import Complaint
-from apps.complaints.reference import groups_sync, reference_data_load
 from apps.sync.models import OutboxEvent
-from tests.accounts.factories import TEST_PASSWORD, OfficerFactory, totp_code
+from tests.browser.officers import officer_log_in
 from tests.complaints.conftest import GOOD_DESCRIPTION, PNG
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def live_settings(settings, tmp_path):
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False  # plain-HTTP live server
-    settings.COMPLAINTS_STATUS_POLL_SECONDS = 1
-    settings.TRIAGE_BACKEND = "rules"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
-    reference_data_load()  # a transactional test's flush removed the migration's data
-    groups_sync()
-    queue = django_rq.get_queue("high")
-    queue.empty()
-    yield queue
-    queue.empty()
 
 
 def test_file_follow_and_close_a_complaint(page, live_settings):
@@ -85,15 +62,7 @@ def test_file_follow_and_close_a_complaint(page, live_settings):
     expect(panel).not_to_have_attribute("data-polling", "true")
 
     # An officer logs into the admin, filters, assigns the complaint to himself and closes it.
-    officer = OfficerFactory(username="ravi")
-    officer.groups.add(Group.objects.get(name="Officers"))
-    device = TOTPDevice.objects.create(user=officer, name="authenticator")  # enrolled before
-    page.goto("/admin/login/?next=/admin/complaints/complaint/")
-    page.fill("#id_username", "ravi")
-    page.fill("#id_password", TEST_PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.fill("#id_code", totp_code(device))  # two-factor login
-    page.get_by_role("button", name="Verify").click()
+    officer = officer_log_in(page, "Officers", "ravi")  # with the two-factor code
     page.locator("#changelist-filter").get_by_role("link", name="Triaged").click()
     expect(page.locator("#result_list")).to_contain_text(complaint.reference)
     page.locator(f"input[name=_selected_action][value='{complaint.pk}']").check()

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from apps.complaints.models import Complaint
 from apps.complaints.services import complaint_file
-from tests.browser.test_identity_vault import live_settings, log_in  # noqa: F401 (fixture)
+from tests.browser.officers import officer_log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +28,7 @@ def file(description):
     return complaint_file(description=description, incident_place="Pune", anonymous=True)
 
 
-def test_an_officer_merges_duplicates_and_the_reporter_is_told(page, live_settings):  # noqa: F811
+def test_an_officer_merges_duplicates_and_the_reporter_is_told(page, live_settings):
     blocked = []
     page.on(
         "console", lambda msg: "Content Security Policy" in msg.text and blocked.append(msg.text)
@@ -37,7 +37,7 @@ def test_an_officer_merges_duplicates_and_the_reporter_is_told(page, live_settin
     second = file(SECOND)
     third = file(THIRD).complaint
 
-    log_in(page, "Officers", "ravi")
+    officer_log_in(page, "Officers", "ravi")
     page.get_by_role("link", name=second.complaint.reference).click()
     panel = page.locator("#duplicates")
     expect(panel).to_contain_text("Similar complaints")

@@ -11,14 +11,13 @@ from playwright.sync_api import expect
 
 from apps.complaints.models import Complaint
 from tests.accounts.factories import OfficerFactory
-from tests.browser.test_complaints import live_settings  # noqa: F401 (fixture)
 from tests.complaints.conftest import GOOD_DESCRIPTION, PNG
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ADDED = "He called me again yesterday and asked for Rs 10,000 this time."
 
 
-def test_keep_the_receipt_then_follow_up_a_closed_complaint(page, live_settings):  # noqa: F811
+def test_keep_the_receipt_then_follow_up_a_closed_complaint(page, live_settings):
     blocked = []
     page.on(
         "console", lambda msg: "Content Security Policy" in msg.text and blocked.append(msg.text)

@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from apps.complaints.models import Complaint
 from apps.complaints.services import complaint_file
 from tests.browser.axe import assert_accessible
-from tests.browser.test_complaints import live_settings  # noqa: F401 (fixture)
 from tests.complaints.conftest import GOOD_DESCRIPTION
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,7 +27,7 @@ def assert_accessible_settled(page, where: str) -> None:
 
 def test_a_new_status_is_announced_and_a_follow_up_answer_takes_the_focus(
     page,
-    live_settings,  # noqa: F811
+    live_settings,
 ):
     filed = complaint_file(description=GOOD_DESCRIPTION, anonymous=True)
     page.goto("/complaints/status/")
@@ -80,7 +79,7 @@ def test_a_new_status_is_announced_and_a_follow_up_answer_takes_the_focus(
 def test_without_javascript_the_answer_takes_the_focus_too(
     browser,
     live_server,
-    live_settings,  # noqa: F811
+    live_settings,
 ):
     """A plain form post loads a new page: the browser focuses its [autofocus] answer."""
     filed = complaint_file(description=GOOD_DESCRIPTION, anonymous=True)
@@ -101,7 +100,7 @@ def test_without_javascript_the_answer_takes_the_focus_too(
         context.close()
 
 
-def test_downloading_the_receipt_counts_as_keeping_it(page, live_settings):  # noqa: F811
+def test_downloading_the_receipt_counts_as_keeping_it(page, live_settings):
     """The confirmation asks to tick "I have saved my receipt" or to download it: after the
     download the box is ticked, and leaving asks nothing."""
     dialogs = []
