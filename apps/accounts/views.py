@@ -85,10 +85,28 @@ def _verified(request: HttpRequest, device) -> None:
     request.session.cycle_key()  # a new session id for the stronger login
 
 
-@never_cache
-@two_factor_session_current
-@login_required
-@require_http_methods(["GET", "POST"])
+def two_factor_page(view):
+    """The two-factor pages: never cached, signed in (with a session whose device still
+    exists), GET or POST."""
+    view = require_http_methods(["GET", "POST"])(view)
+    return never_cache(two_factor_session_current(login_required(view)))
+
+
+def _code_posted(request: HttpRequest, confirm) -> tuple[TwoFactorCodeForm, int, object]:
+    """The code form, its status (200 shown, 400 invalid, 409 or 429 refused) and what
+    `confirm(code)` returned for a posted code it accepted (else None)."""
+    form = TwoFactorCodeForm(request.POST if request.method == "POST" else None)
+    if not form.is_bound:
+        return form, 200, None
+    if not form.is_valid():
+        return form, 400, None
+    try:
+        return form, 200, confirm(form.cleaned_data["code"])
+    except ApplicationError as error:
+        return form, _code_refused(form, error), None
+
+
+@two_factor_page
 @two_factor_rate_limit
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """Every login of an officer: a code from the authenticator app or a recovery code."""
@@ -97,20 +115,12 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         return redirect(next_url)
     if not two_factor_enrolled(request.user):
         return redirect(f"{reverse('two-factor-enrol')}?{urlencode({'next': next_url})}")
-    form = TwoFactorCodeForm(request.POST if request.method == "POST" else None)
-    status = 200
-    if form.is_bound:
-        status = 400
-        if form.is_valid():
-            try:
-                device = services.two_factor_verify(
-                    user=request.user, code=form.cleaned_data["code"]
-                )
-            except ApplicationError as error:
-                status = _code_refused(form, error)
-            else:
-                _verified(request, device)
-                return redirect(next_url)
+    form, status, device = _code_posted(
+        request, lambda code: services.two_factor_verify(user=request.user, code=code)
+    )
+    if device is not None:
+        _verified(request, device)
+        return redirect(next_url)
     context = {"form": form, "next": next_url}
     return render(request, "accounts/two_factor_verify.html", context, status=status)
 
@@ -127,10 +137,7 @@ def _provisioning(device) -> dict:
     }
 
 
-@never_cache
-@two_factor_session_current
-@login_required
-@require_http_methods(["GET", "POST"])
+@two_factor_page
 @two_factor_rate_limit
 def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     """First login of an officer: scan the QR code, confirm with a code, keep the recovery
@@ -141,29 +148,19 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     if two_factor_enrolled(request.user):
         return two_factor_redirect(request, next_url)
     device = services.two_factor_enrol_start(user=request.user)
-    form = TwoFactorCodeForm(request.POST if request.method == "POST" else None)
-    status = 200
-    if form.is_bound:
-        status = 400
-        if form.is_valid():
-            try:
-                device, codes = services.two_factor_enrol_confirm(
-                    user=request.user, code=form.cleaned_data["code"]
-                )
-            except ApplicationError as error:
-                status = _code_refused(form, error)
-            else:
-                _verified(request, device)
-                context = {"codes": codes, "next": next_url, "enrolled": True}
-                return render(request, "accounts/recovery_codes.html", context)
+    form, status, confirmed = _code_posted(
+        request, lambda code: services.two_factor_enrol_confirm(user=request.user, code=code)
+    )
+    if confirmed is not None:
+        device, codes = confirmed
+        _verified(request, device)
+        context = {"codes": codes, "next": next_url, "enrolled": True}
+        return render(request, "accounts/recovery_codes.html", context)
     context = {"form": form, "next": next_url, **_provisioning(device)}
     return render(request, "accounts/two_factor_enrol.html", context, status=status)
 
 
-@never_cache
-@two_factor_session_current
-@login_required
-@require_http_methods(["GET", "POST"])
+@two_factor_page
 @two_factor_verified_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     """How many recovery codes are left; POST replaces them with ten new ones."""
