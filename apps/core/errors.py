@@ -76,9 +76,12 @@ def application_error_status(error: ApplicationError) -> int:
 
 
 def retry_later(response: HttpResponse) -> HttpResponse:
-    """A 503 says when to send the request again."""
+    """A 503 says when to send the request again. It is an expected answer (the browser
+    sends again), not a server error: django.request does not log it as one (a storm of
+    resends after an outage would flood the log); the request's own line still records it."""
     if response.status_code == 503:
         response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+        response._has_been_logged = True  # django.utils.log.log_response's own marker
     return response
 
 
