@@ -24,6 +24,7 @@ from apps.assessments.models import (
     Assessment,
     Assignment,
     Attempt,
+    AttemptAdjustment,
     Question,
     ScoreBand,
 )
@@ -119,6 +120,7 @@ def questionnaire_delete(slug: str) -> None:
         for start in range(0, len(keys), 10_000):
             OutboxEvent.objects.filter(aggregate_key__in=keys[start : start + 10_000]).delete()
         Answer.objects.filter(attempt__assessment=assessment).delete()
+        AttemptAdjustment.objects.filter(attempt__assessment=assessment).delete()
         attempts.delete()
         assessment.delete()
 

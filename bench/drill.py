@@ -603,11 +603,12 @@ class Drill:
             questionnaire_create,
             questionnaire_delete,
         )
-        from bench.data import ensure_teachers
+        from bench.data import ensure_teachers, service_history_forget
         from bench.sessions import sessions_create, sessions_delete_previous
 
         _log("Seeding teachers, attempts and sessions ...")
         sessions_delete_previous()
+        service_history_forget()
         starters_count = DEADLINE_ATTEMPTS_PER_PHASE * 3
         teachers = ensure_teachers(SAVERS + SUBMITTERS + starters_count, self.workdir)
         savers = teachers[:SAVERS]

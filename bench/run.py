@@ -178,9 +178,11 @@ def _prepare_database() -> None:
     _log("Migrating, collecting static files ...")
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
+    from bench.data import service_history_forget
     from bench.sessions import sessions_delete_previous
 
     sessions_delete_previous()  # the sessions earlier runs handed to the load generator
+    service_history_forget()
 
 
 def _meta(sizes: Sizes, stack: Stack, seconds: float) -> dict:
