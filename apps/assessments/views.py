@@ -108,9 +108,7 @@ def _take_context(attempt, now, position: int | None = None) -> dict:
 def take(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     """One question at a time; the page holds them all, so next/previous and answering keep
     working while the connection is down. `?q=N` opens question N, else the last answered."""
-    attempt = selectors.attempt_for_user(
-        attempt_id=attempt_id, user=request.user, with_credit=True
-    )
+    attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user, with_credit=True)
     now = timezone.now()
     if not attempt.is_running(now):
         return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
@@ -163,9 +161,7 @@ def answer(request: HtmxHttpRequest, attempt_id: int, question_id: int) -> HttpR
 @login_required
 @vary_on_headers("HX-Request")
 def review(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
-    attempt = selectors.attempt_for_user(
-        attempt_id=attempt_id, user=request.user, with_credit=True
-    )
+    attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user, with_credit=True)
     now = timezone.now()
     if not attempt.is_running(now):
         return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
@@ -230,9 +226,7 @@ def time_left(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     a while after the saves recover from a failure (an outage credit comes after the service
     is back). The seconds left and the time credited, as a fragment (1 query, the user
     cached)."""
-    attempt = selectors.attempt_for_user(
-        attempt_id=attempt_id, user=request.user, with_credit=True
-    )
+    attempt = selectors.attempt_for_user(attempt_id=attempt_id, user=request.user, with_credit=True)
     now = timezone.now()
     running = attempt.is_running(now)
     if not running and _credit_pending(attempt, now):  # the timer asks again, not submits
