@@ -81,8 +81,24 @@ def _merge(duplicate: Complaint, primary: Complaint, officer, now) -> None:
         by=officer,
         now=now,
     )
+    _link(duplicate, primary, officer, now)
+    # The duplicate's own duplicates follow it, so every duplicate points at a primary (read
+    # again: one merged into it since the rows were locked is locked now).
+    for earlier in Complaint.objects.select_for_update().filter(duplicate_of=duplicate):
+        earlier.duplicate_of = primary
+        earlier.save(update_fields=["duplicate_of", "updated_at"])
+        _link(earlier, primary, officer, now, through=duplicate.reference)
+
+
+def _link(duplicate: Complaint, primary: Complaint, officer, now, **detail) -> None:
+    """The audit of a duplicate linked to its primary, on both complaints."""
     event_record(
-        duplicate, ComplaintEvent.Action.MERGED, by=officer, at=now, primary=primary.reference
+        duplicate,
+        ComplaintEvent.Action.MERGED,
+        by=officer,
+        at=now,
+        primary=primary.reference,
+        **detail,
     )
     event_record(
         primary,
@@ -91,26 +107,6 @@ def _merge(duplicate: Complaint, primary: Complaint, officer, now) -> None:
         at=now,
         duplicate=duplicate.reference,
     )
-    # The duplicate's own duplicates follow it, so every duplicate points at a primary (read
-    # again: one merged into it since the rows were locked is locked now).
-    for earlier in Complaint.objects.select_for_update().filter(duplicate_of=duplicate):
-        earlier.duplicate_of = primary
-        earlier.save(update_fields=["duplicate_of", "updated_at"])
-        event_record(
-            earlier,
-            ComplaintEvent.Action.MERGED,
-            by=officer,
-            at=now,
-            primary=primary.reference,
-            through=duplicate.reference,
-        )
-        event_record(
-            primary,
-            ComplaintEvent.Action.DUPLICATE_ADDED,
-            by=officer,
-            at=now,
-            duplicate=earlier.reference,
-        )
 
 
 def _merge_locked(duplicate_ids, primary: Complaint, officer) -> list[Complaint]:
