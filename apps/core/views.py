@@ -4,7 +4,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.core.errors import UNAVAILABLE_RETRY_AFTER_SECONDS, into_messages
+from apps.core.errors import into_messages, retry_later
 from apps.core.health import readiness
 
 
@@ -50,6 +50,5 @@ def unavailable(request: HttpRequest) -> HttpResponse:
     without the request: its user, session and messages could need that database."""
     htmx = getattr(request, "htmx", False)
     template = "core/unavailable.html#unavailable-message" if htmx else "core/unavailable.html"
-    response = HttpResponse(render_to_string(template), status=503)
-    response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+    response = retry_later(HttpResponse(render_to_string(template), status=503))
     return into_messages(response) if htmx else response
