@@ -604,7 +604,11 @@ class Drill:
             questionnaire_delete,
         )
         from bench.data import ensure_teachers, service_history_forget
-        from bench.sessions import sessions_create, sessions_delete_previous
+        from bench.sessions import (
+            sessions_create,
+            sessions_delete_previous,
+            sessions_with_grants,
+        )
 
         _log("Seeding teachers, attempts and sessions ...")
         sessions_delete_previous()
@@ -646,7 +650,15 @@ class Drill:
         )
         connection.close_pool()  # the drill reads PostgreSQL through Watch from now on
         return {
-            "savers": [(a.pk, s) for a, s in zip(save_attempts, sessions[:SAVERS], strict=True)],
+            # The savers send the save grant of their take page, as its script does.
+            "savers": [
+                (a.pk, s)
+                for a, s in zip(
+                    save_attempts,
+                    sessions_with_grants(sessions[:SAVERS], save_attempts),
+                    strict=True,
+                )
+            ],
             "questions": made["drill-save"].question_ids(),
             "submitters": [
                 (a.pk, s)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apps.assessments.services.save_grants import SAVE_GRANT_HEADER
 from bench.stats import cpu_share
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk" / "replay.lua"
@@ -103,16 +104,20 @@ def write_plan(path: Path, requests: Iterable[PlannedRequest]) -> int:
     return count
 
 
-def write_sessions(path: Path, sessions: Iterable[tuple[str, str]]) -> None:
+def write_sessions(path: Path, sessions: Iterable[tuple[str, ...]]) -> None:
+    """(session key, CSRF secret[, save grant]) a line, as bench/wrk/replay.lua reads them."""
     with open(path, "w") as handle:
-        for session_key, csrf_token in sessions:
-            handle.write(f"{session_key}\t{csrf_token}\n")
+        for session in sessions:
+            handle.write("\t".join(session) + "\n")
 
 
-def session_headers(session: tuple[str, str], *, htmx: bool = False) -> dict[str, str]:
-    """The headers a logged-in browser sends on a POST: cookies, CSRF token, HTMX flag."""
-    session_key, csrf = session
+def session_headers(session: tuple[str, ...], *, htmx: bool = False) -> dict[str, str]:
+    """The headers a logged-in browser sends on a POST: cookies, CSRF token, HTMX flag, and
+    the take page's save grant when the session has one (bench/sessions.py)."""
+    session_key, csrf, *grant = session
     headers = {"Cookie": f"sessionid={session_key}; csrftoken={csrf}", "X-CSRFToken": csrf}
+    if grant:
+        headers[SAVE_GRANT_HEADER] = grant[0]
     if htmx:
         headers["HX-Request"] = "true"
     return headers

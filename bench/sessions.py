@@ -2,7 +2,8 @@
 
 Logging in pays PBKDF2 on purpose (hundreds of milliseconds of CPU); that is not what the
 bench measures, so it writes the sessions Django's login would have written, straight into
-the session table, and hands the cookies and CSRF tokens to the load generator. The server
+the session table, and hands the cookies and CSRF tokens to the load generator (with the
+save grant of the take page, for the scenarios that save answers). The server
 reads them exactly as it reads real ones. Like a login with the cached_db engine, each
 session is written to the cache as well as to the table, so the first save of a teacher
 finds it there, as after a real login; so is the user, as the first page after it leaves it.
@@ -25,6 +26,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.backends import user_cache_key
+from apps.assessments.services import save_grant_issue
 
 SESSION_PREFIX = "bench"  # lets a later run delete exactly the sessions the bench made
 SESSION_KEY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"  # Django's own alphabet
@@ -67,6 +69,16 @@ def sessions_create(*, users: Iterable) -> list[tuple[str, str]]:
         settings.ACCOUNTS_USER_CACHE_TTL,
     )
     return pairs
+
+
+def sessions_with_grants(sessions: list[tuple[str, str]], attempts) -> list[tuple[str, str, str]]:
+    """Each session with the save grant its teacher's take page would carry for the attempt
+    (services/save_grants.py): [(session key, CSRF secret, grant)], `attempts` in the
+    sessions' order."""
+    return [
+        (key, csrf, save_grant_issue(attempt_id=attempt.pk, user=attempt.user, session_key=key))
+        for (key, csrf), attempt in zip(sessions, attempts, strict=True)
+    ]
 
 
 def _cache_in_chunks(cache, items: dict, timeout: int) -> None:

@@ -32,16 +32,20 @@ def rate_limit(*, group: str, keys: tuple[str, ...], rate, method: str = "POST")
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             for key in keys:
-                usage = get_usage(
-                    request, group=group, key=key, rate=rate, method=method, increment=True
-                )
-                if usage and usage["should_limit"]:
-                    raise RateLimited.from_usage(usage)
+                rate_limit_count(request, group=group, key=key, rate=rate, method=method)
             return view(request, *args, **kwargs)
 
         return wrapped
 
     return decorator
+
+
+def rate_limit_count(request, *, group: str, key, rate, method: str = "POST") -> None:
+    """Count one request against `key` in `group` (django-ratelimit's key and rate forms);
+    RateLimited when it is over the limit."""
+    usage = get_usage(request, group=group, key=key, rate=rate, method=method, increment=True)
+    if usage and usage["should_limit"]:
+        raise RateLimited.from_usage(usage)
 
 
 def rate_setting(name: str):

@@ -20,7 +20,7 @@ from bench.load import LoadResult, PlannedRequest
 from bench.profile import profile_markdown, start_profiler, summarize_collapsed
 from bench.report import ScenarioResult, fmt_bytes, fmt_int, fmt_latency, fmt_ms
 from bench.scenarios.base import Scenario
-from bench.sessions import sessions_create
+from bench.sessions import sessions_create, sessions_with_grants
 from bench.stats import last_acknowledged
 
 SAVES_PER_SECOND_GOAL = 1_100
@@ -44,7 +44,8 @@ class AnswerSave(Scenario):
         attempts = attempts_create(questionnaire, teachers)
         for attempt in attempts:  # what each teacher's question page does before a save
             attempt_meta_remember(attempt=attempt)
-        sessions = sessions_create(users=teachers)
+        # Each browser sends the save grant its take page carries, as the page's script does.
+        sessions = sessions_with_grants(sessions_create(users=teachers), attempts)
         seconds = sizes.warmup_s + sizes.answer_save_s + sizes.profile_s
         plan, key_of = self.plan([a.pk for a in attempts], questionnaire.question_ids(), seconds)
 

@@ -2,7 +2,8 @@
 --
 -- BENCH_PLAN: one request a line, "id<TAB>session<TAB>method<TAB>path<TAB>body<TAB>flags".
 --   id travels as X-Request-ID, which the app echoes back, so every response names the line
---   it acknowledges. session is a 1-based line of BENCH_SESSIONS ("sessionid<TAB>csrftoken"),
+--   it acknowledges. session is a 1-based line of BENCH_SESSIONS ("sessionid<TAB>csrftoken",
+--   then "<TAB>grant" when the session has the take page's save grant),
 --   0 for an anonymous request. flags: "hx" adds HX-Request: true.
 -- BENCH_THREADS: wrk's -t, so that each thread takes the lines of its own sessions.
 -- BENCH_OUT: where done() writes the summary, the status counts, the acknowledged ids, and
@@ -35,7 +36,7 @@ local function load_sessions(path)
    end
    for line in io.lines(path) do
       local f = fields(line)
-      sessions[#sessions + 1] = { id = f[1], csrf = f[2] }
+      sessions[#sessions + 1] = { id = f[1], csrf = f[2], grant = f[3] or "" }
    end
    return sessions
 end
@@ -47,6 +48,9 @@ local function build_request(f, sessions)
       local s = sessions[session]
       headers["Cookie"] = "sessionid=" .. s.id .. "; csrftoken=" .. s.csrf
       headers["X-CSRFToken"] = s.csrf
+      if s.grant ~= "" then
+         headers["X-Save-Grant"] = s.grant
+      end
    end
    if body ~= "" then
       headers["Content-Type"] = "application/x-www-form-urlencoded"

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.assessments.models import Answer
+from apps.assessments.services import SAVE_GRANT_HEADER, save_grant_read
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,13 +30,29 @@ def answer(page, position: int, value: int) -> None:
 def test_take_the_demo_questionnaire(page, context, demo_attempt):
     attempt = demo_attempt
 
-    # Answers are saved as they are given, without a page load.
+    # Answers are saved as they are given, without a page load, each with the page's save
+    # grant (services/save_grants.py), good for this attempt and this browser's session.
+    grants = []
+    page.on(
+        "request",
+        lambda request: (
+            request.method == "POST"
+            and request.url.endswith("/answer/")
+            and grants.append(request.headers.get(SAVE_GRANT_HEADER.lower(), ""))
+        ),
+    )
     page.evaluate("window.notReloaded = true")
     for position in (1, 2, 3):
         answer(page, position, 4)
         expect(page.locator("#connection-state")).to_have_attribute("data-state", "saved")
         page.locator(f"#q-{position} a[rel=next]").click()
     wait_for_answers(attempt.pk, 3)
+    session_key = next(c["value"] for c in context.cookies() if c["name"] == "sessionid")
+    assert len(grants) == 3
+    assert all(
+        save_grant_read(grant=grant, session_key=session_key, attempt_id=attempt.pk)
+        for grant in grants
+    )
     expect(page.locator("#save-status")).to_contain_text("3 of 32 answered")
     expect(page.locator(".map-cell.answered")).to_have_count(3)
     assert page.evaluate("window.notReloaded") is True

@@ -1,12 +1,13 @@
 """Writes for assessments, by concern: `windows` opens and closes assessments and bumps
 content versions (and the dashboard cache with them); `deadlines` computes an attempt's
 deadline (accommodations included) and schedules its auto-submit; `start` starts an attempt;
-`answers` checks and saves an answer (the hot path: one SQL statement); `submit` scores and
-submits, and sweeps the attempts whose job was lost; `incidents` gives running attempts extra
-minutes or re-opens auto-submitted ones, with an audit row; `outages` does the same by
-itself for a gap in the service's heartbeat; `grace` takes an answer held up by a server
-failure shortly after the deadline; `receipts` signs a submitted attempt's answers for its
-teacher and checks such a receipt; `errors` holds the refusals.
+`answers` checks and saves an answer (the hot path: one SQL statement), for the session or
+for a `save_grants` grant of the take page, which spares the session and the user lookups;
+`submit` scores and submits, and sweeps the attempts whose job was lost; `incidents` gives
+running attempts extra minutes or re-opens auto-submitted ones, with an audit row; `outages`
+does the same by itself for a gap in the service's heartbeat; `grace` takes an answer held
+up by a server failure shortly after the deadline; `receipts` signs a submitted attempt's
+answers for its teacher and checks such a receipt; `errors` holds the refusals.
 
 Views, admin, commands and jobs import the names below from `apps.assessments.services`, so
 a rule lives here once; the modules import each other directly."""
@@ -18,6 +19,7 @@ from apps.assessments.services.answers import (
     CleanAnswer,
     answer_clean,
     answer_save,
+    answer_save_granted,
     attempt_number_parse,
 )
 from apps.assessments.services.deadlines import (
@@ -72,6 +74,12 @@ from apps.assessments.services.receipts import (
     receipt_dumps,
     receipt_loads,
 )
+from apps.assessments.services.save_grants import (
+    SAVE_GRANT_HEADER,
+    SaveGrant,
+    save_grant_issue,
+    save_grant_read,
+)
 from apps.assessments.services.start import attempt_start
 from apps.assessments.services.submit import (
     EVENT_ATTEMPT_SUBMITTED,
@@ -113,6 +121,7 @@ __all__ = [
     "EXTRA_MINUTES_MAX",
     "EXTRA_MINUTES_MIN",
     "RECEIPT_MAX_BYTES",
+    "SAVE_GRANT_HEADER",
     "AnswerInput",
     "AnswerInvalid",
     "AnswerSaved",
@@ -124,11 +133,13 @@ __all__ = [
     "CleanAnswer",
     "ReceiptCheck",
     "ReceiptInvalid",
+    "SaveGrant",
     "Scores",
     "Submitted",
     "accommodation_set",
     "answer_clean",
     "answer_save",
+    "answer_save_granted",
     "assessment_bump_version",
     "assessment_close",
     "assessment_open",
@@ -149,4 +160,6 @@ __all__ = [
     "receipt_check",
     "receipt_dumps",
     "receipt_loads",
+    "save_grant_issue",
+    "save_grant_read",
 ]

@@ -5,10 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.http import QueryDict
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.assessments import selectors
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Answer, Assessment, Attempt, Question
 from apps.assessments.services.errors import (
@@ -31,6 +33,7 @@ from apps.assessments.services.errors import (
 )
 from apps.assessments.services.grace import answer_save_late
 from apps.assessments.services.outages import attempt_credit_pending
+from apps.assessments.services.save_grants import DIGEST_HEX, SaveGrant
 from apps.assessments.services.submit import attempt_submit
 from apps.core.input import BIGINT_MAX, parse_int
 
@@ -145,12 +148,12 @@ def answer_clean(*, question: selectors.QuestionContent, answer: AnswerInput) ->
     return CleanAnswer(choice_ids=choice_ids, value=value, text=text, flagged=answer.flagged)
 
 
-_SAVE_SQL = f"""
+_SAVE_SQL_TEMPLATE = f"""
 WITH target AS (
     SELECT a.id, a.deadline
     FROM {_ATTEMPT} a JOIN {_ASSESSMENT} s ON s.id = a.assessment_id
     WHERE a.id = %(attempt)s AND a.user_id = %(user)s AND a.status = %(open)s
-      AND a.deadline > %(now)s AND s.version = %(version)s
+      AND a.deadline > %(now)s AND s.version = %(version)s{{grant}}
     FOR KEY SHARE OF a
 ), saved AS (
     INSERT INTO {_ANSWER}
@@ -170,6 +173,19 @@ SELECT target.deadline,
        (SELECT count(*) FROM saved)
 FROM target
 """
+_SAVE_SQL = _SAVE_SQL_TEMPLATE.format(grant="")
+# A save grant (save_grants.py) in place of the session and the user: what the session path
+# would have checked, checked by the statement that writes. The digest is the grant's
+# secret_digest() of the password hash, computed by PostgreSQL from the row.
+_SAVE_GRANTED_SQL = _SAVE_SQL_TEMPLATE.format(
+    grant=f"""
+      AND EXISTS (SELECT 1 FROM {Session._meta.db_table} ds
+                  WHERE ds.session_key = %(session_key)s AND ds.expire_date > %(now)s)
+      AND EXISTS (SELECT 1 FROM {User._meta.db_table} u
+                  WHERE u.id = a.user_id AND u.is_active
+                    AND left(encode(sha256(convert_to(u.password, 'UTF8')), 'hex'), {DIGEST_HEX})
+                        = %(password_digest)s)"""
+)
 
 
 @dataclass(frozen=True)
@@ -209,6 +225,44 @@ def _attempt_refusal(*, attempt_id: int, user, now: datetime) -> int:
     return current
 
 
+def _save_statement(
+    sql: str, *, attempt_id: int, user_id: int, content, question_id: int, clean, now, **grant
+):
+    """Run a save statement: the row (deadline, answered count, saved) or None when no open
+    attempt of this user on this content version matched."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "attempt": attempt_id,
+                "user": user_id,
+                "open": Attempt.Status.IN_PROGRESS.value,
+                "now": now,
+                "version": content.version,
+                "question": question_id,
+                "choice_ids": clean.choice_ids,
+                "value": clean.value,
+                "text": clean.text,
+                "flagged": clean.flagged,
+                "answered": clean.answered,
+                **grant,
+            },
+        )
+        return cursor.fetchone()
+
+
+def _saved(question, clean: CleanAnswer, content, row) -> AnswerSaved:
+    deadline, answered_count, _saved_rows = row
+    return AnswerSaved(
+        question=question,
+        answered=clean.answered,
+        flagged=clean.flagged,
+        answered_count=answered_count,
+        total=content.total,
+        deadline=deadline,
+    )
+
+
 def answer_save(
     *, user, attempt_id: int, question_id: int, answer: AnswerInput, now: datetime | None = None
 ) -> AnswerSaved:
@@ -228,24 +282,15 @@ def answer_save(
         if question is None:
             raise AnswerInvalid(ERR_UNKNOWN_QUESTION)
         clean = answer_clean(question=question, answer=answer)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _SAVE_SQL,
-                {
-                    "attempt": attempt_id,
-                    "user": user.pk,
-                    "open": Attempt.Status.IN_PROGRESS.value,
-                    "now": now,
-                    "version": content.version,
-                    "question": question_id,
-                    "choice_ids": clean.choice_ids,
-                    "value": clean.value,
-                    "text": clean.text,
-                    "flagged": clean.flagged,
-                    "answered": clean.answered,
-                },
-            )
-            row = cursor.fetchone()
+        row = _save_statement(
+            _SAVE_SQL,
+            attempt_id=attempt_id,
+            user_id=user.pk,
+            content=content,
+            question_id=question_id,
+            clean=clean,
+            now=now,
+        )
         if row is None and answer.queued_left_ms:  # refused: an answer held up by us?
             row = answer_save_late(
                 user=user,
@@ -257,15 +302,41 @@ def answer_save(
                 now=now,
             )
         if row is not None:
-            deadline, answered_count, _saved = row
-            return AnswerSaved(
-                question=question,
-                answered=clean.answered,
-                flagged=clean.flagged,
-                answered_count=answered_count,
-                total=content.total,
-                deadline=deadline,
-            )
+            return _saved(question, clean, content, row)
         version = _attempt_refusal(attempt_id=attempt_id, user=user, now=now)
         selectors.attempt_meta_load(attempt_id=attempt_id)
     raise AttemptRefused(ERR_ALREADY_SUBMITTED)
+
+
+def answer_save_granted(
+    *, grant: SaveGrant, question_id: int, answer: AnswerInput, now: datetime | None = None
+) -> AnswerSaved | None:
+    """The save of a teacher holding a save grant (save_grants.py): the same checks and the
+    same ONE statement, which also checks the grant's session and password; no session, no
+    user. None when the answer was not saved here, for whatever reason (not open, invalid,
+    the content moved on, the grant no longer good): the caller then takes the session path,
+    which saves or refuses with the reason."""
+    now = now or timezone.now()
+    meta = selectors.attempt_meta(attempt_id=grant.attempt_id)
+    if meta is None or meta.user_id != grant.user_id:
+        return None
+    content = selectors.assessment_content(assessment_id=meta.assessment_id, version=meta.version)
+    question = content.by_id.get(question_id)
+    if question is None:
+        return None
+    try:
+        clean = answer_clean(question=question, answer=answer)
+    except AnswerInvalid:
+        return None
+    row = _save_statement(
+        _SAVE_GRANTED_SQL,
+        attempt_id=grant.attempt_id,
+        user_id=grant.user_id,
+        content=content,
+        question_id=question_id,
+        clean=clean,
+        now=now,
+        session_key=grant.session_key,
+        password_digest=grant.password_digest,
+    )
+    return None if row is None else _saved(question, clean, content, row)
