@@ -14,8 +14,10 @@ from apps.core.replica import REPLICA, read_from_replica
 REPLICA_CONNECT_TIMEOUT = 2
 
 
-def replica_database(config: dict) -> dict:
-    """The `replica` entry of DATABASES from the parsed DATABASE_REPLICA_URL."""
+def replica_database(config: dict, options: dict | None = None) -> dict:
+    """The `replica` entry of DATABASES from the parsed DATABASE_REPLICA_URL. `options`: the
+    primary's parameter binding (settings.DATABASE_BINDING_OPTIONS), so a read routed to
+    either side is sent the same way."""
     return {
         **config,
         # A connection per request that reads from it (dashboards and exports: rare and
@@ -24,6 +26,7 @@ def replica_database(config: dict) -> dict:
         "CONN_MAX_AGE": 0,
         "OPTIONS": {
             **config.get("OPTIONS", {}),
+            **(options or {}),
             "connect_timeout": REPLICA_CONNECT_TIMEOUT,
             "application_name": "crowdproof-replica",  # pg_stat_activity tells them apart
         },

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import close_old_connections, connections
 from django.test.utils import CaptureQueriesContext
@@ -65,7 +66,8 @@ def pair(django_db_setup, django_db_blocker):
             call_command("migrate", verbosity=0, interactive=False)
             # As settings.py builds it from DATABASE_REPLICA_URL (no pool).
             connections.settings[replica.REPLICA] = replica_database(
-                {**saved, **_server(pair.standby_url), "OPTIONS": _socket(pair.standby_url)}
+                {**saved, **_server(pair.standby_url), "OPTIONS": _socket(pair.standby_url)},
+                options=settings.DATABASE_BINDING_OPTIONS,
             )
             pair.wait_replayed()
             yield pair
