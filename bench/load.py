@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apps.assessments.services.save_grants import SAVE_GRANT_HEADER
 from bench.stats import cpu_share
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk" / "replay.lua"
@@ -117,6 +116,9 @@ def session_headers(session: tuple[str, ...], *, htmx: bool = False) -> dict[str
     session_key, csrf, *grant = session
     headers = {"Cookie": f"sessionid={session_key}; csrftoken={csrf}", "X-CSRFToken": csrf}
     if grant:
+        # Imported here: the bench loads this module before Django is set up.
+        from apps.assessments.services import SAVE_GRANT_HEADER
+
         headers[SAVE_GRANT_HEADER] = grant[0]
     if htmx:
         headers["HX-Request"] = "true"
