@@ -14,7 +14,8 @@ from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.core.outage import outage
 
@@ -31,6 +32,28 @@ _HIT_SCRIPT = """
 if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return 1 end
 return redis.call('INCR', KEYS[1])
 """
+
+
+def script_run_direct(client, script, *, keys: list, args: list):
+    """Run a registered script on one of the client's pooled connections, straight through
+    the connection's own send and read. It is the one Redis call of every answer save, and
+    redis-py 8's command path around it (retries, per-command metrics, deprecation checks,
+    event dispatch) cost three times the call itself: ~115 against ~35 microseconds of CPU.
+    Nothing is retried here: a failure is the caller's to handle, as a failed call always was."""
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        try:
+            connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            return connection.read_response()
+        except NoScriptError:  # a restarted or flushed server: the script's text once more
+            connection.send_command("EVAL", script.script, len(keys), *keys, *args)
+            return connection.read_response()
+    except (RedisConnectionError, RedisTimeoutError):
+        connection.disconnect()  # half a conversation: never handed out again as it is
+        raise
+    finally:
+        pool.release(connection)
 
 
 class _GuardedClient:
@@ -118,7 +141,9 @@ class RateLimitCache(ResilientRedisCache):
         if script is None:
             script = self._hit_scripts[id(client)] = client.register_script(_HIT_SCRIPT)
         try:
-            count = script(keys=[self.client.make_key(key, version=version)], args=[timeout])
+            count = script_run_direct(
+                client, script, keys=[self.client.make_key(key, version=version)], args=[timeout]
+            )
         except RedisError as exc:
             self.outage.failed(exc)
             return None

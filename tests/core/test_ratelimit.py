@@ -75,6 +75,16 @@ def test_a_counted_hit_is_one_round_trip_and_its_window_expires(counts, redis_ro
     assert 60 < client.ttl(key) <= 60 + EXPIRATION_FUDGE  # the window plus the fudge
 
 
+def test_a_hit_counts_on_after_the_server_forgot_its_scripts(counts, redis_round_trips):
+    """A restarted or flushed Redis no longer knows the script: the hit sends its text."""
+    _usage()
+    counts.client.get_client().script_flush()
+    with redis_round_trips() as sent:
+        usage = _usage()
+    assert usage["count"] == 2
+    assert sent.n == 2  # EVALSHA refused (NOSCRIPT), then EVAL
+
+
 def test_a_plain_add_and_incr_keep_their_meaning(counts):
     assert counts.add("plain", 5, 60) is True
     assert counts.add("plain", 7, 60) is False
