@@ -118,7 +118,8 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 # in 0.32 ms and runs in 0.12 ms). Django turns preparing off unless prepare_threshold is in
 # OPTIONS, so both are needed. 5 is psycopg's default: the hot statements are prepared within
 # a pooled connection's first requests, one-off statements (admin, exports) never; psycopg
-# keeps at most 100 per connection (prepared_max), dropping the least recently used.
+# keeps at most 100 per connection (prepared_max), dropping the least recently used, and
+# drops them all at a rollback on that connection (a refusal inside atomic(): rare).
 # Raw SQL must type what PostgreSQL cannot infer (`%(user)s::bigint IS NULL`); psycopg sends a
 # Python int as int2, int4 or int8 by its size and str as unknown.
 # A transaction-pooling PgBouncer needs DB_PREPARE_THRESHOLD=none (or PgBouncer >= 1.22 with
