@@ -13,8 +13,9 @@ from django.db import connection
 from django.urls import reverse
 
 from apps.assessments.models import Assessment, Attempt
-from apps.assessments.services.answers import _SAVE_SQL
+from apps.assessments.services.answers import _SAVE_GRANTED_SQL, _SAVE_SQL
 from apps.assessments.services.submit import _LOCK_SQL, _SCORE_SQL, _SUBMIT_SQL
+from tests.assessments.test_save_grants import GRANT_META, page_grant
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -49,16 +50,22 @@ def _prepared_runs(*statements: str) -> dict[str, int]:
     return {sql: runs.get(sql, 0) for sql in statements}
 
 
-def test_answer_saves_run_the_prepared_statement_after_warm_up(teacher_client, attempt, quiz):
+@pytest.mark.parametrize("granted", [False, True], ids=["session", "save-grant"])
+def test_answer_saves_run_the_prepared_statement_after_warm_up(
+    teacher_client, attempt, quiz, granted
+):
     expected = _prepared_at_least()
-    before = _prepared_runs(_SAVE_SQL)
+    statement = _SAVE_GRANTED_SQL if granted else _SAVE_SQL
+    headers = {GRANT_META: page_grant(teacher_client, attempt)} if granted else {}
+    before = _prepared_runs(statement)
     url = reverse("assessments:answer", args=[attempt.pk, quiz.q["likert"].pk])
     for number in range(RUNS):
-        assert teacher_client.post(url, {"value": 1 + number % 5}, **HTMX).status_code == 200
-    after = _prepared_runs(_SAVE_SQL)
+        response = teacher_client.post(url, {"value": 1 + number % 5}, **HTMX, **headers)
+        assert response.status_code == 200
+    after = _prepared_runs(statement)
     # Earlier tests on this connection may have warmed it up already: at least every save
     # past the threshold ran prepared.
-    assert after[_SAVE_SQL] - before[_SAVE_SQL] >= expected
+    assert after[statement] - before[statement] >= expected
 
 
 def test_submits_run_the_prepared_statements_after_warm_up(teacher_client, teacher, quiz):
