@@ -12,6 +12,7 @@ from apps.assessments import jobs, selectors, services
 from apps.assessments.models import Answer, Attempt
 from apps.sync.models import OutboxEvent
 from tests.accounts.factories import TeacherFactory
+from tests.assessments.factories import AssignmentFactory
 from tests.assessments.helpers import in_threads, save
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +97,42 @@ def test_start_outside_the_window_or_cohort_is_refused(teacher, quiz, other_teac
     with pytest.raises(services.AssessmentNotAvailable):
         services.attempt_start(user=other_teacher, assessment_id=quiz.pk, now=quiz.window.closes_at)
     assert not Attempt.objects.exists()
+
+
+COHORTS = [None, "mine", "other"]  # a window's district or batch; a teacher's own or none
+
+
+@pytest.mark.parametrize("teacher_has", [True, False], ids=["in a cohort", "no cohort"])
+@pytest.mark.parametrize("window_batch", COHORTS)
+@pytest.mark.parametrize("window_district", COHORTS)
+def test_a_window_is_open_to_its_district_and_batch_or_to_all(
+    quiz, window_district, window_batch, teacher_has
+):
+    """Each of district and batch: the window's empty (everyone) or the teacher's own."""
+    teacher = TeacherFactory() if teacher_has else TeacherFactory(district=None, batch=None)
+    other = TeacherFactory()
+    mine = {"district": teacher.district, "batch": teacher.batch}
+    for field, given in (("district", window_district), ("batch", window_batch)):
+        value = {None: None, "mine": mine[field], "other": getattr(other, field)}[given]
+        setattr(quiz.window, field, value)
+    quiz.window.save()
+    fits = all(getattr(quiz.window, field) in (None, mine[field]) for field in mine)
+    if fits:
+        assert services.attempt_start(user=teacher, assessment_id=quiz.pk).deadline
+    else:
+        with pytest.raises(services.AssessmentNotAvailable):
+            services.attempt_start(user=teacher, assessment_id=quiz.pk)
+
+
+def test_of_two_open_windows_the_start_takes_the_later_closing(teacher, quiz):
+    """Its close caps the deadline; the earlier-closing window would cut the attempt short."""
+    now = timezone.now()
+    quiz.window.closes_at = now + timedelta(minutes=10)
+    quiz.window.save()
+    later = AssignmentFactory(assessment=quiz, closes_at=now + timedelta(minutes=20))
+    attempt = services.attempt_start(user=teacher, assessment_id=quiz.pk, now=now)
+    assert attempt.assignment_id == later.pk
+    assert attempt.deadline == now + timedelta(minutes=20)  # the quiz's 30 minutes, capped
 
 
 def test_start_schedules_the_auto_submit_at_the_deadline(

@@ -4,12 +4,14 @@ an attempt starts in."""
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import Q
 
-from apps.assessments.models import Accommodation, Assignment, Attempt
+from apps.assessments.models import Accommodation, Assessment, Assignment, Attempt
 from apps.core.generations import generation
 
 DASHBOARD_GENERATION_KEY = "assessments:dashboard-generation"
@@ -111,16 +113,47 @@ def teacher_dashboard(*, user, now: datetime) -> Dashboard:
     return dashboard
 
 
-def assignment_open_for(*, user, assessment_id: int, now: datetime) -> Assignment | None:
+@dataclass(frozen=True)
+class OpenWindow:
+    """The window an attempt starts in, with what a start needs of it and its assessment."""
+
+    assignment_id: int
+    closes_at: datetime
+    assessment_id: int
+    max_attempts: int
+    time_limit_minutes: int
+    extra_time_factor: Decimal | None  # the teacher's accommodation; None: none
+
+
+# Written out: the same query through the ORM (two OR'd cohort filters, a subquery annotation,
+# a join) took ~1.7 ms of CPU per start to build, 40% of a start (the start storm's cost),
+# against ~0.1 ms for the statement. Latest closing window first, as the ORM's order_by.
+_OPEN_WINDOW_SQL = f"""
+SELECT w.id, w.closes_at, s.id, s.max_attempts, s.time_limit_minutes,
+       (SELECT c.extra_time_factor FROM {Accommodation._meta.db_table} c
+        WHERE c.assignment_id = w.id AND c.user_id = %(user)s LIMIT 1)
+FROM {Assignment._meta.db_table} w JOIN {Assessment._meta.db_table} s ON s.id = w.assessment_id
+WHERE w.assessment_id = %(assessment)s AND w.opens_at <= %(now)s AND w.closes_at > %(now)s
+  AND (w.district_id = %(district)s OR w.district_id IS NULL)
+  AND (w.batch_id = %(batch)s OR w.batch_id IS NULL)
+ORDER BY w.closes_at DESC
+LIMIT 1
+"""
+
+
+def assignment_open_for(*, user, assessment_id: int, now: datetime) -> OpenWindow | None:
     """The open window of an assessment for the user's district and batch (latest closing),
-    with the user's extra time in it as `extra_time_factor` (None: no accommodation)."""
-    accommodation = Accommodation.objects.filter(assignment_id=OuterRef("pk"), user_id=user.pk)
-    return (
-        Assignment.objects.filter(assessment_id=assessment_id, opens_at__lte=now, closes_at__gt=now)
-        .annotate(extra_time_factor=Subquery(accommodation.values("extra_time_factor")[:1]))
-        .filter(Q(district_id=user.district_id) | Q(district__isnull=True))
-        .filter(Q(batch_id=user.batch_id) | Q(batch__isnull=True))
-        .select_related("assessment")
-        .order_by("-closes_at")
-        .first()
-    )
+    with the user's extra time in it (None: no accommodation)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OPEN_WINDOW_SQL,
+            {
+                "user": user.pk,
+                "assessment": assessment_id,
+                "now": now,
+                "district": user.district_id,
+                "batch": user.batch_id,
+            },
+        )
+        row = cursor.fetchone()
+    return OpenWindow(*row) if row else None

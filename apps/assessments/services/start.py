@@ -36,32 +36,31 @@ def attempt_start(
     for attempt in mine:
         if attempt.number == number:
             return attempt
-    assignment = selectors.assignment_open_for(user=user, assessment_id=assessment_id, now=now)
-    if assignment is None:
+    window = selectors.assignment_open_for(user=user, assessment_id=assessment_id, now=now)
+    if window is None:
         raise AssessmentNotAvailable(ERR_NOT_AVAILABLE)
-    assessment = assignment.assessment
     for attempt in mine:
         if attempt.is_running(now):
             return attempt
     taken = len(mine)
-    if taken >= assessment.max_attempts:
+    if taken >= window.max_attempts:
         raise AttemptRefused(ERR_NO_ATTEMPTS_LEFT)
     if number != taken + 1:
         raise AttemptRefused(ERR_WRONG_ATTEMPT_NUMBER.format(expected=taken + 1, given=number))
-    factor = assignment.extra_time_factor or Decimal(1)
+    factor = window.extra_time_factor or Decimal(1)
     try:
         with transaction.atomic(durable=True):
             attempt = Attempt.objects.create(
                 user=user,
-                assessment=assessment,
-                assignment=assignment,
+                assessment_id=window.assessment_id,
+                assignment_id=window.assignment_id,
                 number=number,
                 started_at=now,
                 deadline=attempt_deadline(
                     started_at=now,
-                    time_limit_minutes=assessment.time_limit_minutes,
+                    time_limit_minutes=window.time_limit_minutes,
                     factor=factor,
-                    closes_at=assignment.closes_at,
+                    closes_at=window.closes_at,
                 ),
             )
             auto_submit_schedule(attempt)
