@@ -9,6 +9,7 @@ With no DATABASE_URL / REDIS_URL, `make run` starts embedded PostgreSQL and Valk
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.embedded import read_service_urls
 from apps.core.redis_config import cache_connection, queue_connection
@@ -125,6 +126,13 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 # A transaction-pooling PgBouncer needs DB_PREPARE_THRESHOLD=none (or PgBouncer >= 1.22 with
 # max_prepared_statements > 0): a prepared statement lives in one server session.
 _prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5").strip().lower()
+if _prepare_threshold not in ("", "none") and not (
+    _prepare_threshold.isascii() and _prepare_threshold.isdigit()
+):
+    raise ImproperlyConfigured(
+        f"DB_PREPARE_THRESHOLD must be a whole number of executions (0 or more) or 'none', "
+        f"not {_prepare_threshold!r}"
+    )
 DATABASE_BINDING_OPTIONS = {
     "server_side_binding": env.bool("DB_SERVER_SIDE_BINDING", default=True),
     "prepare_threshold": None if _prepare_threshold in ("", "none") else int(_prepare_threshold),

@@ -54,3 +54,11 @@ def test_check_deploy_flags_the_development_secret_key():
     result = check_deploy()
     assert result.returncode != 0
     assert "security.W009" in result.stdout + result.stderr
+
+
+def test_a_prepare_threshold_that_is_not_a_number_is_named():
+    for value in ("abc", "-1", "\u0665"):  # Arabic-Indic five: isdigit() but not ASCII
+        result = check_deploy(**production_keys(), DB_PREPARE_THRESHOLD=value)
+        assert result.returncode != 0
+        assert "DB_PREPARE_THRESHOLD must be a whole number" in result.stderr
+    assert check_deploy(**production_keys(), DB_PREPARE_THRESHOLD="none").returncode == 0
