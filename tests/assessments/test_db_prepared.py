@@ -16,9 +16,9 @@ from apps.assessments.models import Assessment, Attempt
 from apps.assessments.services.answers import _SAVE_GRANTED_SQL, _SAVE_SQL
 from apps.assessments.services.submit import _LOCK_SQL, _SCORE_SQL, _SUBMIT_SQL
 from tests.assessments.test_save_grants import GRANT_META, page_grant
+from tests.assessments.test_views import HTMX
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 RUNS = 10  # requests per test: past the threshold, the rest run prepared
 
 
