@@ -18,6 +18,7 @@ from apps.assessments.services.errors import (
     AssessmentNotAvailable,
     AttemptRefused,
 )
+from apps.core.db import row_insert, rows_fetch
 from apps.core.input import SMALLINT_MAX
 
 
@@ -32,7 +33,7 @@ def attempt_start(
     # A teacher's attempts at one assessment are a handful: one read answers "resume" (this
     # number exists, in any state), "running" and "how many taken". A start that races
     # with this read is settled by the unique constraint below.
-    mine = list(Attempt.objects.filter(user=user, assessment_id=assessment_id))
+    mine = rows_fetch(Attempt, "user_id = %s AND assessment_id = %s", [user.pk, assessment_id])
     for attempt in mine:
         if attempt.number == number:
             return attempt
@@ -50,7 +51,7 @@ def attempt_start(
     factor = window.extra_time_factor or Decimal(1)
     try:
         with transaction.atomic(durable=True):
-            attempt = Attempt.objects.create(
+            attempt = Attempt(
                 user=user,
                 assessment_id=window.assessment_id,
                 assignment_id=window.assignment_id,
@@ -63,6 +64,7 @@ def attempt_start(
                     closes_at=window.closes_at,
                 ),
             )
+            row_insert(attempt)
             auto_submit_schedule(attempt)
     except IntegrityError:  # a concurrent start won the race: same attempt for both
         return Attempt.objects.get(user=user, assessment_id=assessment_id, number=number)

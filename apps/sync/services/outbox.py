@@ -10,7 +10,7 @@ from functools import partial
 from django.conf import settings
 from rq.exceptions import DuplicateJobError
 
-from apps.core.db import require_transaction
+from apps.core.db import require_transaction, row_insert
 from apps.core.outage import after_commit
 from apps.core.queues import get_queue, queue_redis
 from apps.sync.connector import connector_config, connector_names
@@ -44,7 +44,7 @@ def outbox_event_record(
     domain change, so an event is never lost and never published for a change that failed.
     After the commit, delivery jobs are kicked (a lost kick is caught by the sweep)."""
     require_transaction(ERR_OUTSIDE_TRANSACTION)
-    event = OutboxEvent.objects.create(
+    event = OutboxEvent(
         connector=connector,
         event_type=event_type,
         aggregate_type=aggregate_type,
@@ -53,6 +53,7 @@ def outbox_event_record(
         payload_hash=payload_hash(payload),
         priority=priority,
     )
+    row_insert(event)
     after_commit(partial(outbox_kick, connector=connector, priority=priority))
     return event
 
