@@ -3,7 +3,8 @@
 from apps.assessments import services
 
 
-def attempt_auto_submit(attempt_id: int) -> None:
-    """Scheduled at the attempt's deadline. A no-op if it was submitted already or if its
-    deadline was extended since (an accommodation schedules a new job)."""
-    services.attempt_submit(attempt_id=attempt_id, auto=True)
+def attempts_auto_submit_due() -> None:
+    """Scheduled at the second of one or more deadlines (services/deadlines.py): submits
+    every attempt due by now. Attempts submitted already, or whose deadline was extended
+    since (their new deadline has a job of its own), are left alone."""
+    services.attempts_submit_expired()

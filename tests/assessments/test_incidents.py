@@ -2,6 +2,7 @@
 the services, the commands and the admin actions, each with its audit rows."""
 
 import io
+import math
 from datetime import timedelta
 from decimal import Decimal
 
@@ -68,7 +69,7 @@ def picked(adjustments) -> set[int]:
 
 def scheduled_at(attempt) -> float | None:
     registry = ScheduledJobRegistry(queue=django_rq.get_queue("high"))
-    job_id = f"attempt-{attempt.pk}-autosubmit-{int(attempt.deadline.timestamp())}"
+    job_id = services.auto_submit_job_id(attempt.deadline)
     if job_id not in registry.get_job_ids():
         return None
     return registry.get_scheduled_time(job_id).timestamp()
@@ -125,7 +126,7 @@ def test_extend_moves_deadlines_writes_audit_rows_and_reschedules(
         attempt = cohort[name]
         attempt.refresh_from_db()
         assert attempt.deadline == old[name] + timedelta(minutes=20)
-        assert scheduled_at(attempt) == int(attempt.deadline.timestamp())
+        assert scheduled_at(attempt) == math.ceil(attempt.deadline.timestamp())
         row = AttemptAdjustment.objects.get(attempt=attempt)
         assert (row.kind, row.minutes, row.reason, row.by) == ("extended", 20, REASON, staff)
         assert (row.old_deadline, row.new_deadline) == (old[name], attempt.deadline)
@@ -147,7 +148,7 @@ def test_a_changed_accommodation_keeps_the_minutes_given_since(
         )
     attempt.refresh_from_db()
     assert attempt.deadline == attempt.started_at + timedelta(minutes=60 + 15)
-    assert scheduled_at(attempt) == int(attempt.deadline.timestamp())
+    assert scheduled_at(attempt) == math.ceil(attempt.deadline.timestamp())
 
 
 def test_the_job_at_the_old_deadline_no_longer_submits(quiz, staff, attempt):
@@ -187,7 +188,7 @@ def test_reopen_an_auto_submitted_attempt(quiz, staff, attempt, django_capture_o
     assert attempt.submitted_at is None and attempt.total_score is None
     assert attempt.category_scores == {}
     assert attempt.deadline == now + timedelta(minutes=10)
-    assert scheduled_at(attempt) == int(attempt.deadline.timestamp())
+    assert scheduled_at(attempt) == math.ceil(attempt.deadline.timestamp())
     assert (row.kind, row.old_deadline, row.new_deadline) == (
         "reopened",
         old_deadline,

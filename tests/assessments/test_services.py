@@ -1,5 +1,6 @@
 import contextlib
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import django_rq
@@ -141,11 +142,41 @@ def test_start_schedules_the_auto_submit_at_the_deadline(
     with django_capture_on_commit_callbacks(execute=True):
         attempt = services.attempt_start(user=teacher, assessment_id=quiz.pk)
 
+    registry = ScheduledJobRegistry(queue=django_rq.get_queue("high"))
+    job_id = services.auto_submit_job_id(attempt.deadline)
+    assert job_id in registry.get_job_ids()
+    assert registry.get_scheduled_time(job_id).timestamp() == math.ceil(
+        attempt.deadline.timestamp()
+    )
+    assert registry.job_class.fetch(job_id, connection=registry.connection).func_name == (
+        services.AUTO_SUBMIT_JOB
+    )
+
+
+def test_deadlines_in_the_same_second_share_one_auto_submit_job(
+    quiz, django_capture_on_commit_callbacks
+):
+    """A start storm schedules one job per deadline second, not one per attempt."""
+    in_an_hour = math.floor(timezone.now().timestamp()) + 3600
+    second = datetime.fromtimestamp(in_an_hour, tz=UTC) + timedelta(milliseconds=100)
     queue = django_rq.get_queue("high")
     registry = ScheduledJobRegistry(queue=queue)
-    job_id = f"attempt-{attempt.pk}-autosubmit-{int(attempt.deadline.timestamp())}"
-    assert job_id in registry.get_job_ids()
-    assert registry.get_scheduled_time(job_id).timestamp() == int(attempt.deadline.timestamp())
+    scheduled_before = registry.count
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second_teacher, later = (
+            services.attempt_start(user=TeacherFactory(), assessment_id=quiz.pk, now=now)
+            for now in (
+                second,
+                second + timedelta(milliseconds=400),
+                second + timedelta(seconds=1),
+            )
+        )
+
+    shared = services.auto_submit_job_id(first.deadline)
+    assert services.auto_submit_job_id(second_teacher.deadline) == shared
+    assert services.auto_submit_job_id(later.deadline) != shared
+    assert {shared, services.auto_submit_job_id(later.deadline)} <= set(registry.get_job_ids())
+    assert registry.count == scheduled_before + 2
 
 
 # --- Save -------------------------------------------------------------------------------
@@ -382,23 +413,27 @@ def test_another_teacher_cannot_submit(attempt, other_teacher):
 
 
 # --- Auto-submit job and sweeper ------------------------------------------------------------
-def test_auto_submit_job_waits_for_the_deadline_then_submits(attempt, quiz):
+def test_auto_submit_job_submits_every_attempt_due_and_leaves_the_rest(
+    attempt, quiz, questionnaire, other_teacher
+):
     save(attempt, quiz.q["likert"], value=3)
-    jobs.attempt_auto_submit(attempt.pk)  # early (deadline extended): nothing happens
+    running = services.attempt_start(user=other_teacher, assessment_id=questionnaire.pk)
+    jobs.attempts_auto_submit_due()  # early (deadline extended): nothing happens
     attempt.refresh_from_db()
     assert not attempt.is_submitted
     Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() - timedelta(seconds=1))
-    jobs.attempt_auto_submit(attempt.pk)
+    jobs.attempts_auto_submit_due()
     attempt.refresh_from_db()
+    running.refresh_from_db()
     assert attempt.is_submitted and attempt.auto_submitted
     assert attempt.total_score == 3
+    assert not running.is_submitted
 
 
 def test_auto_submit_job_runs_on_a_real_worker(attempt):
-
     Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     queue = django_rq.get_queue("high", commit_mode="auto")  # the test's transaction never commits
-    queue.enqueue(jobs.attempt_auto_submit, attempt.pk)
+    queue.enqueue(services.AUTO_SUBMIT_JOB)
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     attempt.refresh_from_db()
     assert attempt.is_submitted and attempt.auto_submitted

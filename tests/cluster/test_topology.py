@@ -26,6 +26,7 @@ from rq import Queue
 from rq.job import Job
 
 from apps.accounts.demo import DEMO_PASSWORD
+from apps.assessments.services import auto_submit_job_id
 from apps.core.cluster.haproxy import INSTALL_COMMAND, SERVED_BY_HEADER
 from apps.core.cluster.topology import Ports, Topology
 from apps.core.redis_config import cache_connection, redis_client
@@ -286,7 +287,7 @@ def test_the_queue_fails_over_and_web_and_workers_carry_on(cluster, cluster_db):
     # the old one had not replicated it yet: only its database row is left.
     sql = "SELECT deadline FROM assessments_attempt WHERE id = %s"
     deadline = cluster_db.execute(sql, [stranded.attempt_id]).fetchone()[0]
-    job_id = f"attempt-{stranded.attempt_id}-autosubmit-{int(deadline.timestamp())}"
+    job_id = auto_submit_job_id(deadline)
     if Job.exists(job_id, connection=queue):
         Job.fetch(job_id, connection=queue).delete()
     cluster_db.execute(

@@ -27,6 +27,7 @@ from apps.assessments.services.deadlines import (
     accommodation_set,
     attempt_deadline,
     attempt_deadline_refresh,
+    auto_submit_job_id,
 )
 from apps.assessments.services.errors import (
     ERR_ALREADY_SUBMITTED,
@@ -154,6 +155,7 @@ __all__ = [
     "attempt_submit",
     "attempts_extend",
     "attempts_submit_expired",
+    "auto_submit_job_id",
     "dashboard_invalidate",
     "outage_credit_minutes",
     "outages_credit",
