@@ -46,7 +46,7 @@ def auto_submit_schedule(attempt: Attempt) -> None:
     """After commit: make sure a job runs at the attempt's deadline, to the second, that
     submits every attempt due by then. A start storm's deadlines share their seconds, so the
     queue holds about one job a second, not one per attempt, and most starts pay one SET NX
-    instead of RQ's enqueue (15% of a start's CPU, profiled in-process). If Redis loses the
+    instead of RQ's enqueue (a Job built, pickled and written). If Redis loses the
     job, or is down (logged once, the start still succeeds), the recovery sweep submits the
     attempt from its row."""
     second = auto_submit_second(attempt.deadline)
