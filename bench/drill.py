@@ -202,7 +202,7 @@ class Load:
             seq += 1
             self.stop.wait(max(0.0, SAVE_INTERVAL_S - (done - sent)))
 
-    def submit_loop(self, attempts: list[tuple[int, tuple[str, str]]]) -> None:
+    def submit_loop(self, attempts: list[tuple[int, tuple[str, ...]]]) -> None:
         """Submits one attempt per SUBMIT_EVERY_S; one not acknowledged is tried again later,
         as a teacher clicking again would."""
         connection = self.connection()
@@ -660,10 +660,13 @@ class Drill:
                 )
             ],
             "questions": made["drill-save"].question_ids(),
+            # The submitters send it too, as the review page's form does.
             "submitters": [
                 (a.pk, s)
                 for a, s in zip(
-                    submit_attempts, sessions[SAVERS : SAVERS + SUBMITTERS], strict=True
+                    submit_attempts,
+                    sessions_with_grants(sessions[SAVERS : SAVERS + SUBMITTERS], submit_attempts),
+                    strict=True,
                 )
             ],
             "starters": sessions[SAVERS + SUBMITTERS :],

@@ -118,14 +118,29 @@ def take(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
     except ValueError:
         position = None  # no or a bad question number: the last answered one
     context = _take_context(attempt, now, position)
-    context["save_grant"] = services.save_grant_issue(
+    context["save_grant"] = _save_grant_issue(request, attempt)
+    return page_or_partial(request, "assessments/take.html", "questions", context)
+
+
+def _save_grant_issue(request: HtmxHttpRequest, attempt) -> str:
+    return services.save_grant_issue(
         attempt_id=attempt.pk, user=request.user, session_key=request.session.session_key
     )
-    return page_or_partial(request, "assessments/take.html", "questions", context)
 
 
 SAVE_RATE_GROUP = "apps.assessments.views.answer"  # the name django-ratelimit gave it before
 _SAVE_RATE = rate_setting("ASSESSMENTS_SAVE_RATE_LIMIT")
+
+
+def _save_grant(request: HtmxHttpRequest, attempt_id: int) -> services.SaveGrant | None:
+    """The take page's save grant that came with this request (the script's header, or the
+    field of a form that submits), if it is good for this attempt and this session cookie."""
+    return services.save_grant_read(
+        grant=request.headers.get(services.SAVE_GRANT_HEADER)
+        or request.POST.get(services.SAVE_GRANT_FIELD, ""),
+        session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME, ""),
+        attempt_id=attempt_id,
+    )
 
 
 def _teacher_key(teacher_id: int):
@@ -139,11 +154,7 @@ def answer(request: HtmxHttpRequest, attempt_id: int, question_id: int) -> HttpR
     page's save grant, which stands in for the session and the user; otherwise the session
     path, which also gives every refusal its reason. htmx: a tiny fragment with the saved
     state, progress and time left; a plain form post goes on to the next question."""
-    grant = services.save_grant_read(
-        grant=request.headers.get(services.SAVE_GRANT_HEADER, ""),
-        session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME, ""),
-        attempt_id=attempt_id,
-    )
+    grant = _save_grant(request, attempt_id)
     if grant is None and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     teacher_id = grant.user_id if grant is not None else request.user.pk
@@ -200,17 +211,25 @@ def review(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
         return _redirect(request, reverse("assessments:result", args=[attempt.pk]))
     context = _take_context(attempt, now)
     context["unanswered"] = context["total"] - context["answered_count"]
+    context["save_grant"] = _save_grant_issue(request, attempt)
     return page_or_partial(request, "assessments/review.html", "review-list", context)
 
 
 @require_POST
-@login_required
 def submit(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
-    """Idempotent: a double click, a second tab or a replay all land on the same result."""
-    try:
-        submitted = services.attempt_submit(attempt_id=attempt_id, user=request.user)
-    except services.AssessmentError as error:
-        return _refusal(request, error)
+    """Idempotent: a double click, a second tab or a replay all land on the same result.
+    With the take page's save grant it neither loads the session nor the user (the lock
+    checks what they would); otherwise, or if the grant no longer holds, the session path
+    submits or refuses with the reason."""
+    grant = _save_grant(request, attempt_id)
+    submitted = services.attempt_submit_granted(grant=grant) if grant is not None else None
+    if submitted is None:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        try:
+            submitted = services.attempt_submit(attempt_id=attempt_id, user=request.user)
+        except services.AssessmentError as error:
+            return _refusal(request, error)
     if submitted.late:
         if request.htmx:
             return _refusal(request, services.AttemptRefused(services.ERR_DEADLINE_PASSED))

@@ -27,7 +27,7 @@ from bench.context import Bench
 from bench.load import session_headers
 from bench.report import ScenarioResult, fmt_int
 from bench.scenarios.base import Scenario
-from bench.sessions import sessions_create
+from bench.sessions import sessions_create, sessions_with_grants
 
 P99_GOAL_MS = 1_000
 SCORE_SAMPLE = 200
@@ -43,9 +43,11 @@ class SubmissionStorm(Scenario):
         teachers = bench.teachers()[-sizes.storm_attempts :]
         questionnaire_delete("storm")
         questionnaire = questionnaire_create("storm")
-        attempt_ids = [a.pk for a in attempts_create(questionnaire, teachers)]
+        attempts = attempts_create(questionnaire, teachers)
+        attempt_ids = [a.pk for a in attempts]
         answers_fill(questionnaire, attempt_ids)
-        sessions = sessions_create(users=teachers)
+        # Each with the grant its take and review pages carry, which the submit sends too.
+        sessions = sessions_with_grants(sessions_create(users=teachers), attempts)
         arrivals = []
         for number, (attempt_id, session) in enumerate(zip(attempt_ids, sessions, strict=True)):
             submit = Arrival(

@@ -76,6 +76,7 @@ from apps.assessments.services.receipts import (
     receipt_loads,
 )
 from apps.assessments.services.save_grants import (
+    SAVE_GRANT_FIELD,
     SAVE_GRANT_HEADER,
     SaveGrant,
     save_grant_issue,
@@ -88,6 +89,7 @@ from apps.assessments.services.submit import (
     Submitted,
     attempt_scores,
     attempt_submit,
+    attempt_submit_granted,
     attempts_submit_expired,
 )
 from apps.assessments.services.windows import (
@@ -122,6 +124,7 @@ __all__ = [
     "EXTRA_MINUTES_MAX",
     "EXTRA_MINUTES_MIN",
     "RECEIPT_MAX_BYTES",
+    "SAVE_GRANT_FIELD",
     "SAVE_GRANT_HEADER",
     "AnswerInput",
     "AnswerInvalid",
@@ -153,6 +156,7 @@ __all__ = [
     "attempt_scores",
     "attempt_start",
     "attempt_submit",
+    "attempt_submit_granted",
     "attempts_extend",
     "attempts_submit_expired",
     "auto_submit_job_id",

@@ -5,12 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.http import QueryDict
 from django.utils import timezone
 
-from apps.accounts.models import User
 from apps.assessments import selectors
 from apps.assessments.models import LIKERT_MAX, LIKERT_MIN, Answer, Assessment, Attempt, Question
 from apps.assessments.services.errors import (
@@ -33,7 +31,7 @@ from apps.assessments.services.errors import (
 )
 from apps.assessments.services.grace import answer_save_late
 from apps.assessments.services.outages import attempt_credit_pending
-from apps.assessments.services.save_grants import DIGEST_HEX, SaveGrant
+from apps.assessments.services.save_grants import GRANT_STILL_GOOD_SQL, SaveGrant
 from apps.assessments.services.submit import attempt_submit
 from apps.core.input import BIGINT_MAX, parse_int
 
@@ -175,17 +173,8 @@ FROM target
 """
 _SAVE_SQL = _SAVE_SQL_TEMPLATE.format(grant="")
 # A save grant (save_grants.py) in place of the session and the user: what the session path
-# would have checked, checked by the statement that writes. The digest is the grant's
-# secret_digest() of the password hash, computed by PostgreSQL from the row.
-_SAVE_GRANTED_SQL = _SAVE_SQL_TEMPLATE.format(
-    grant=f"""
-      AND EXISTS (SELECT 1 FROM {Session._meta.db_table} ds
-                  WHERE ds.session_key = %(session_key)s AND ds.expire_date > %(now)s)
-      AND EXISTS (SELECT 1 FROM {User._meta.db_table} u
-                  WHERE u.id = a.user_id AND u.is_active
-                    AND left(encode(sha256(convert_to(u.password, 'UTF8')), 'hex'), {DIGEST_HEX})
-                        = %(password_digest)s)"""
-)
+# would have checked, checked by the statement that writes.
+_SAVE_GRANTED_SQL = _SAVE_SQL_TEMPLATE.format(grant=GRANT_STILL_GOOD_SQL)
 
 
 @dataclass(frozen=True)

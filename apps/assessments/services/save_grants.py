@@ -1,4 +1,5 @@
-"""Save grants: what lets an answer save skip loading the session and the user.
+"""Save grants: what lets an answer save, and the submit, skip loading the session and the
+user.
 
 The take page carries a grant for its attempt, signed with the SECRET_KEY: the attempt, the
 teacher, a digest of the session key and a digest of the teacher's password hash. A save that
@@ -13,20 +14,39 @@ and in the same statement as the write (answers.py, `_SAVE_GRANTED_SQL`):
 The cookie binding means a grant read off a page is useless without that browser's
 HttpOnly session cookie; the CSRF check is unchanged. A grant that fails any check is
 not a refusal: the save goes on through the session path, which refuses with the reason
-(log in again, the time is up...) or saves.
+(log in again, the time is up...) or saves. The submit takes the grant the same way, from
+the header or from the review page's form, and its lock checks the same (submit.py).
 """
 
 import hashlib
 from dataclasses import dataclass
 
+from django.contrib.sessions.models import Session
 from django.core import signing
+
+from apps.accounts.models import User
 
 # Sent by the take page's script with each save (static/js/assessments.js).
 SAVE_GRANT_HEADER = "X-Save-Grant"
+# The same grant as a field of the forms that submit (review and time-up forms).
+SAVE_GRANT_FIELD = "save_grant"
 _SALT = "assessments.save-grant"
 # 16 bytes of SHA-256: a digest is compared, never reversed; the session key it stands for
 # is 32 random characters, the password hash it stands for is salted.
 DIGEST_HEX = 32
+
+
+# What the session path would have checked, as conditions of the statement that writes, on
+# the attempt `a`: the grant's session row exists and has not expired; its teacher is active
+# and has the password the grant's digest stands for (secret_digest(), computed by PostgreSQL
+# from the row). Parameters: session_key, password_digest, now.
+GRANT_STILL_GOOD_SQL = f"""
+      AND EXISTS (SELECT 1 FROM {Session._meta.db_table} ds
+                  WHERE ds.session_key = %(session_key)s AND ds.expire_date > %(now)s)
+      AND EXISTS (SELECT 1 FROM {User._meta.db_table} gu
+                  WHERE gu.id = a.user_id AND gu.is_active
+                    AND left(encode(sha256(convert_to(gu.password, 'UTF8')), 'hex'), {DIGEST_HEX})
+                        = %(password_digest)s)"""
 
 
 def secret_digest(value: str) -> str:

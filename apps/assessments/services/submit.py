@@ -22,6 +22,7 @@ from apps.assessments.models import (
     ScoreBand,
 )
 from apps.assessments.services.errors import ERR_NOT_AVAILABLE, AttemptNotFound
+from apps.assessments.services.save_grants import GRANT_STILL_GOOD_SQL, SaveGrant
 from apps.core.generations import generation_bump
 from apps.sync.services import outbox_event_record
 
@@ -147,7 +148,7 @@ def _scores(*, attempt_id: int, assessment_id: int, mean: bool) -> Scores:
 # joins and save(update_fields=...) cost 2 ms of CPU per submit to build, ten times the
 # statements themselves (measured in-process). The lock takes only the attempt's row and
 # reads what the outbox payload needs from the rows it joins.
-_LOCK_SQL = f"""
+_LOCK_SQL_TEMPLATE = f"""
 SELECT a.status, a.deadline, a.auto_submitted, a.submitted_at, a.number, a.assessment_id,
        s.title, s.version, s.category_aggregate,
        u.username, u.employee_id, u.first_name, u.last_name, d.name, b.name
@@ -156,9 +157,12 @@ JOIN {Assessment._meta.db_table} s ON s.id = a.assessment_id
 JOIN {User._meta.db_table} u ON u.id = a.user_id
 LEFT JOIN {District._meta.db_table} d ON d.id = u.district_id
 LEFT JOIN {Batch._meta.db_table} b ON b.id = u.batch_id
-WHERE a.id = %(attempt)s AND (%(user)s::bigint IS NULL OR a.user_id = %(user)s::bigint)
+WHERE a.id = %(attempt)s AND (%(user)s::bigint IS NULL OR a.user_id = %(user)s::bigint){{grant}}
 FOR UPDATE OF a
 """
+_LOCK_SQL = _LOCK_SQL_TEMPLATE.format(grant="")
+# A save grant in place of the session and the user, checked by the lock (save_grants.py).
+_LOCK_GRANTED_SQL = _LOCK_SQL_TEMPLATE.format(grant=GRANT_STILL_GOOD_SQL)
 _SUBMIT_SQL = f"""
 UPDATE {Attempt._meta.db_table}
 SET status = %(status)s, submitted_at = %(submitted_at)s, auto_submitted = %(auto)s,
@@ -187,9 +191,16 @@ class _Locked:
     batch: str | None
 
 
-def _attempt_lock(attempt_id: int, user_id: int | None) -> _Locked | None:
+def _attempt_lock(attempt_id: int, user_id: int | None, grant: SaveGrant | None) -> _Locked | None:
+    params = {"attempt": attempt_id, "user": user_id}
+    if grant is not None:
+        params.update(
+            session_key=grant.session_key,
+            password_digest=grant.password_digest,
+            now=timezone.now(),
+        )
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL, {"attempt": attempt_id, "user": user_id})
+        cursor.execute(_LOCK_GRANTED_SQL if grant else _LOCK_SQL, params)
         row = cursor.fetchone()
     return _Locked(*row) if row else None
 
@@ -227,8 +238,24 @@ def results_invalidate(assessment_id: int) -> None:
     generation_bump(selectors.results_generation_key(assessment_id))
 
 
+def attempt_submit_granted(*, grant: SaveGrant) -> Submitted | None:
+    """attempt_submit for a teacher holding a save grant (save_grants.py), whose lock also
+    checks the grant's session and password: no session, no user. None when the grant no
+    longer holds or the attempt is not the grant's: the caller then takes the session path,
+    which submits or refuses with the reason."""
+    try:
+        return attempt_submit(attempt_id=grant.attempt_id, grant=grant)
+    except AttemptNotFound:
+        return None
+
+
 def attempt_submit(
-    *, attempt_id: int, user=None, auto: bool = False, now: datetime | None = None
+    *,
+    attempt_id: int,
+    user=None,
+    auto: bool = False,
+    now: datetime | None = None,
+    grant: SaveGrant | None = None,
 ) -> Submitted:
     """Idempotent and cheap: lock the attempt, compute its scores in SQL, mark it submitted
     and record the outbox event, all in one transaction. Submitting again returns the same
@@ -236,7 +263,8 @@ def attempt_submit(
     saved in time and the result says `late`. `user` None: the system (job, sweeper)."""
     given_now = now
     with transaction.atomic(durable=True):
-        locked = _attempt_lock(attempt_id, user.pk if user is not None else None)
+        user_id = grant.user_id if grant is not None else user.pk if user is not None else None
+        locked = _attempt_lock(attempt_id, user_id, grant)
         if locked is None:
             raise AttemptNotFound(ERR_NOT_AVAILABLE)
         # The clock is read once the lock is held: a save that got in before the lock was
