@@ -62,8 +62,8 @@ def row_insert(instance) -> None:
     the ORM's SQL compiler, which spent more time building the outbox row's INSERT than
     PostgreSQL spent running it (profiled in-process; `make bench`, web CPU per submit
     7.62 -> 6.03 ms). Defaults, auto_now and field conversions apply as in save(); save()
-    overrides and signals do not, so only for models that have neither. A constraint
-    violation raises django.db.IntegrityError as save() does."""
+    overrides and signals do not, nor db_default or GeneratedField, so only for models that
+    have none of them. A constraint violation raises django.db.IntegrityError as save() does."""
     sql, fields = _insert_plan(type(instance))
     values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     with connection.cursor() as cursor:
